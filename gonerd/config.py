@@ -1,0 +1,143 @@
+"""All pipeline settings in one typed place, loadable from TOML or YAML.
+
+Each stage reads its own section (``extract``, ``filters``, ``dedup``, ``sample``, ...). Unknown
+keys and wrongly typed values are rejected with the key's dotted path, before any work is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gonerd.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """trafilatura settings. Defaults chosen by ``gonerd eval-extract`` (see README)."""
+
+    favor_precision: bool = False
+    favor_recall: bool = True
+    include_comments: bool = False
+    include_tables: bool = True
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Thresholds of the document filters; a filter whose threshold is ``None`` is off."""
+
+    language: str = "en"
+    min_language_score: float | None = 0.8  # the paper's English-probability cut-off
+    min_tokens: int | None = 50
+    max_tokens: int | None = None
+    max_code_line_ratio: float | None = 0.2
+    max_non_alpha_ratio: float | None = 0.35
+    max_duplicate_line_ratio: float | None = 0.3
+    max_boilerplate_line_ratio: float | None = 0.3
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Near-duplicate removal: MinHash LSH over word n-gram shingles, candidates verified."""
+
+    shingle_size: int = 3
+    num_perm: int = 128
+    threshold: float = 0.5
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """Domain-weighted sampling: ``n`` documents (``None``: as many as the shares allow)."""
+
+    n: int | None = None
+    domain_shares: dict[str, float] = field(default_factory=lambda: {"justice.gov": 0.25})
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings of ``gonerd docs``: stage sections plus how the work is split and run."""
+
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    shard_size: int = 16
+    workers: int = 1
+
+
+def _check(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _check(value, inner[0], where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table/mapping, got {value!r}")
+        kt, vt = typing.get_args(tp)
+        return {_check(k, kt, f"{where}.{k}"): _check(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (it, *_) = typing.get_args(tp)
+        return origin(_check(v, it, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: Any, where: str = "config") -> Any:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types by path."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table/mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+    return cls(**{k: _check(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+
+
+def load_config(path: str | Path | None, cls: type = PipelineConfig) -> Any:
+    """Read a TOML (``.toml``) or YAML file into ``cls``; ``None`` gives the defaults."""
+    if path is None:
+        return cls()
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+        data = tomllib.loads(raw) if path.suffix == ".toml" else yaml.safe_load(raw) or {}
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror})") from e
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {e}") from e
+    return from_dict(cls, data, where=str(path))
+
+
+def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
+    """Return ``config`` with dotted-key overrides applied (``{"sample.n": 40}``), type-checked."""
+    data = dataclasses.asdict(config)
+    for key, value in overrides.items():
+        node = data
+        *parents, last = key.split(".")
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                raise ConfigError(f"override {key!r}: no section {p!r}")
+            node = node[p]
+        if last not in node:
+            raise ConfigError(f"override {key!r}: unknown key {last!r}")
+        node[last] = value
+    return from_dict(type(config), data, where="config")

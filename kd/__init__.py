@@ -1,0 +1,1 @@
+"""Efficient-attention models: NER fine-tuning and scoring, conversion, distillation, benchmarks."""
