@@ -55,7 +55,7 @@ def main() -> None:
             raw = gzip.decompress(raw)
         name = e["id"].replace(":", "__").replace("/", "_").removesuffix(".html") + ".html.gz"
         (OUT / "html" / name).write_bytes(gzip.compress(raw, mtime=0))
-        manifest.append({"id": e["id"], "source": e["source"], "url": e["url"], "html": f"html/{name}",
+        manifest.append({"id": e["id"], "source": e["source"], "url": e["url"], "html_path": f"html/{name}",
                          "gold_kind": e["gold_kind"], **gold_for(e, web)})
     with (OUT / "pages.jsonl").open("w") as fh:
         for m in manifest:

@@ -1,0 +1,132 @@
+"""Score extraction against gold: bag-of-words P/R/F1 and must-include / must-not snippets.
+
+Gold comes from a manifest in the format of the shared benchmark collection (``gold`` as
+``path#key`` references) or of the bundled sample (gold inlined as ``gold_text``, ``gold_html``,
+``gold_with``/``gold_without``). Pages with ``article_body_text`` or ``extracted_article_html`` gold
+are scored by token overlap; pages with snippet gold by the share of snippets found/absent.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gonerd.errors import InputError
+
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class GoldPage:
+    """One page to score: its HTML and either a gold text or snippet lists."""
+
+    id: str
+    url: str | None
+    html: bytes
+    gold_text: str | None = None
+    with_snippets: tuple[str, ...] = ()
+    without_snippets: tuple[str, ...] = ()
+
+
+def _html_to_text(html: str) -> str:
+    import lxml.html
+
+    return lxml.html.fromstring(html).text_content() if html.strip() else ""
+
+
+def _resolve(ref: str, root: Path, cache: dict[Path, Any]) -> Any:
+    path, _, key = ref.partition("#")
+    file = root / path
+    if file.suffix == ".json":
+        if file not in cache:
+            cache[file] = json.loads(file.read_text(encoding="utf-8"))
+        node = cache[file]
+        if key in node:  # keys may themselves contain dots (URLs)
+            return node[key]
+        head, _, field = key.rpartition(".")
+        return node[head][field]
+    return file.read_text(encoding="utf-8")
+
+
+def load_gold_pages(manifest: str | Path) -> list[GoldPage]:
+    """Pages and gold listed in ``manifest`` (JSONL; paths relative to its folder)."""
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise InputError("no such manifest", str(manifest))
+    root, cache, pages = manifest.parent, {}, []
+    for lineno, line in enumerate(manifest.open(encoding="utf-8"), start=1):
+        if not line.strip():
+            continue
+        try:
+            e = json.loads(line)
+            html_file = root / (e.get("html_path") or e["html"])
+            raw = html_file.read_bytes()
+            html = gzip.decompress(raw) if html_file.name.endswith(".gz") else raw
+            kind = e["gold_kind"]
+            if kind == "with_without_snippets":
+                snippets = {"with": e["gold_with"], "without": e["gold_without"]} if "gold_with" in e \
+                    else _resolve(e["gold"], root, cache)
+                pages.append(GoldPage(e["id"], e.get("url"), html, with_snippets=tuple(snippets.get("with", [])),
+                                      without_snippets=tuple(snippets.get("without", []))))
+            else:
+                gold = e.get("gold_text") or e.get("gold_html") or _resolve(e["gold"], root, cache)
+                text = _html_to_text(gold) if kind == "extracted_article_html" else gold
+                pages.append(GoldPage(e["id"], e.get("url"), html, gold_text=text))
+        except (KeyError, OSError, ValueError) as err:
+            raise InputError(f"cannot load page or gold ({type(err).__name__}: {err})", str(manifest), line=lineno) from err
+    return pages
+
+
+def bag_of_words(text: str) -> Counter[str]:
+    """Lower-cased word counts: the unit of the token-level scores."""
+    return Counter(_WORD.findall(text.lower()))
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def score_page(page: GoldPage, extracted: str) -> dict[str, Any]:
+    """Token overlap counts (gold-text pages) or snippet hits (snippet pages) for one extraction."""
+    if page.gold_text is not None:
+        pred, gold = bag_of_words(extracted), bag_of_words(page.gold_text)
+        overlap = sum((pred & gold).values())
+        n_pred, n_gold = sum(pred.values()), sum(gold.values())
+        p = overlap / n_pred if n_pred else 0.0
+        r = overlap / n_gold if n_gold else 0.0
+        return {"id": page.id, "overlap": overlap, "n_pred": n_pred, "n_gold": n_gold,
+                "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+    text = _norm(extracted)
+    return {"id": page.id, "with_found": sum(_norm(s) in text for s in page.with_snippets),
+            "with_total": len(page.with_snippets),
+            "without_absent": sum(_norm(s) not in text for s in page.without_snippets),
+            "without_total": len(page.without_snippets)}
+
+
+def summarize(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """Micro-averaged P/R/F1 over gold-text pages and snippet shares over snippet pages."""
+    text = [s for s in scores if "overlap" in s]
+    snip = [s for s in scores if "with_total" in s]
+    overlap, n_pred, n_gold = (sum(s[k] for s in text) for k in ("overlap", "n_pred", "n_gold"))
+    p = overlap / n_pred if n_pred else 0.0
+    r = overlap / n_gold if n_gold else 0.0
+    w_total = sum(s["with_total"] for s in snip)
+    wo_total = sum(s["without_total"] for s in snip)
+    return {"pages_text_gold": len(text), "micro_precision": p, "micro_recall": r,
+            "micro_f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "macro_f1": sum(s["f1"] for s in text) / len(text) if text else 0.0,
+            "pages_snippet_gold": len(snip),
+            "must_include_found": sum(s["with_found"] for s in snip) / w_total if w_total else 0.0,
+            "must_not_absent": sum(s["without_absent"] for s in snip) / wo_total if wo_total else 0.0}
+
+
+def evaluate(pages: list[GoldPage], extractor: Callable[[bytes, str | None], str | None]) -> dict[str, Any]:
+    """Run ``extractor(html, url) -> text`` on every page; summary plus per-page scores."""
+    scores = [score_page(p, extractor(p.html, p.url) or "") for p in pages]
+    return {"summary": summarize(scores), "pages": scores}

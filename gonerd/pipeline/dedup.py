@@ -1,0 +1,128 @@
+"""Duplicate removal: exact (normalised-text hash), then near-duplicates by MinHash LSH.
+
+Shingles are word n-grams of the normalised text. LSH proposes candidate pairs; a pair is merged
+only when its estimated Jaccard similarity reaches the threshold, so banding false positives are
+dropped. Each cluster keeps one representative: the longest document (earliest on ties).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from gonerd.config import DedupConfig
+from gonerd.records import exclusion
+from gonerd.text import normalize
+
+# datasketch 2.0's unbiased 32-bit scheme; signatures of different schemes must never be mixed.
+SCHEME = "affine32"
+
+
+def shingles(text: str, size: int) -> set[bytes]:
+    """Word ``size``-grams of the normalised text (the whole text when it is shorter)."""
+    words = normalize(text).split()
+    if len(words) <= size:
+        return {" ".join(words).encode()}
+    return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
+
+
+@lru_cache(maxsize=8)
+def _template(num_perm: int, seed: int) -> MinHash:
+    # Building the permutations is the costly part of a MinHash; share them between documents.
+    return MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME)
+
+
+def minhash_signature(text: str, config: DedupConfig) -> np.ndarray:
+    """MinHash hash values (``num_perm`` uint64) of ``text``'s shingles."""
+    template = _template(config.num_perm, config.seed)
+    mh = MinHash(num_perm=config.num_perm, seed=config.seed, permutations=template.permutations,
+                 scheme=SCHEME)
+    mh.update_batch(list(shingles(text, config.shingle_size)))
+    return mh.hashvalues
+
+
+def content_hash(text: str) -> str:
+    """Hash of the normalised text: equal for copies that differ only in case, punctuation, spacing."""
+    return hashlib.sha1(normalize(text).encode()).hexdigest()
+
+
+def _preferred(docs: list[dict[str, Any]], members: list[int]) -> int:
+    return min(members, key=lambda i: (-docs[i]["n_tokens"], i))
+
+
+def _clusters(pairs: list[tuple[int, int]], n: int) -> dict[int, list[int]]:
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return groups
+
+
+def near_duplicate_pairs(signatures: list[np.ndarray], config: DedupConfig) -> list[tuple[int, int, float]]:
+    """Index pairs ``(i, j, jaccard)``, ``i < j``, whose estimated Jaccard is ≥ the threshold."""
+    lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
+    hashes = [MinHash(num_perm=config.num_perm, seed=config.seed, hashvalues=s, scheme=SCHEME) for s in signatures]
+    for i, mh in enumerate(hashes):
+        lsh.insert(str(i), mh, check_duplication=False)
+    pairs = []
+    for i, mh in enumerate(hashes):
+        for key in lsh.query(mh):
+            j = int(key)
+            if j > i:
+                jaccard = float(np.mean(signatures[i] == signatures[j]))
+                if jaccard >= config.threshold:
+                    pairs.append((i, j, round(jaccard, 4)))
+    return sorted(pairs)
+
+
+def deduplicate(docs: list[dict[str, Any]], signatures: list[np.ndarray], config: DedupConfig
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+    """Drop exact then near duplicates; returns kept docs (input order), exclusions and stage counts."""
+    exclusions: list[dict[str, Any]] = []
+    by_hash: dict[str, list[int]] = {}
+    for i, doc in enumerate(docs):
+        by_hash.setdefault(content_hash(doc["text"]), []).append(i)
+    exact_kept = []
+    for members in by_hash.values():
+        keep = _preferred(docs, members)
+        exact_kept.append(keep)
+        for i in members:
+            if i != keep:
+                exclusions.append(exclusion(docs[i], "dedup", "exact-duplicate",
+                                            f"same normalised text as {docs[keep]['id']}", docs[keep]["id"]))
+    exact_kept.sort()
+    after_exact = len(exact_kept)
+
+    pairs = near_duplicate_pairs([signatures[i] for i in exact_kept], config)
+    best = {}
+    for a, b, jac in pairs:
+        for x in (a, b):
+            best[x] = max(best.get(x, 0.0), jac)
+    kept = []
+    for members in _clusters([(a, b) for a, b, _ in pairs], len(exact_kept)).values():
+        idx = [exact_kept[m] for m in members]
+        keep = _preferred(docs, idx)
+        kept.append(keep)
+        for m, i in zip(members, idx):
+            if i != keep:
+                exclusions.append(exclusion(docs[i], "dedup", "near-duplicate",
+                                            f"near-duplicate of {docs[keep]['id']} (estimated Jaccard ≥ {config.threshold})",
+                                            best[m]))
+    kept.sort()
+    counts = {"dedup-exact": after_exact, "dedup-near": len(kept)}
+    return [docs[i] for i in kept], exclusions, counts

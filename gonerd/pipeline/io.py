@@ -1,0 +1,79 @@
+"""Reading and writing the pipeline's outputs: documents parquet, exclusion log, run report.
+
+Every file is written to a temporary name and renamed into place, so an interrupted run never
+leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gonerd.errors import InputError
+from gonerd.records import DOCUMENT_FIELDS
+
+DOCUMENTS_FILE = "documents.parquet"
+EXCLUSIONS_FILE = "exclusions.jsonl"
+REPORT_FILE = "report.json"
+REPORT_MD_FILE = "report.md"
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def _features() -> Any:
+    from datasets import Features, List, Value
+
+    return Features({
+        "id": Value("string"), "url": Value("string"), "domain": Value("string"), "source": Value("string"),
+        "fetched_at": Value("string"), "title": Value("string"), "author": Value("string"),
+        "date": Value("string"), "text": Value("string"), "n_tokens": Value("int32"),
+        "filters": List(Value("string")),
+    })
+
+
+def write_documents(docs: list[dict[str, Any]], path: Path) -> None:
+    """Write documents (the ``document`` record contract) as one parquet file via ``datasets``."""
+    import pyarrow.parquet as pq
+    from datasets import Dataset
+
+    rows = {f: [d.get(f) for d in docs] for f in DOCUMENT_FIELDS}
+    rows["filters"] = [list(d.get("filters") or []) for d in docs]
+    tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The arrow table of a Dataset carries the HF feature metadata, so load_dataset("parquet")
+    # restores the same features; writing it directly skips datasets' progress bar.
+    pq.write_table(Dataset.from_dict(rows, features=_features()).data.table, tmp)
+    os.replace(tmp, path)
+
+
+def read_documents(path: str | Path) -> list[dict[str, Any]]:
+    """Documents from a parquet file or a ``gonerd docs`` output directory, as dicts."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / DOCUMENTS_FILE
+    if not path.is_file():
+        raise InputError("no documents parquet here (expected a file or a `gonerd docs` output dir)", str(path))
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises several unrelated types for a non-parquet file
+        raise InputError(f"not a readable parquet file ({e})", str(path)) from e
+    missing = [f for f in ("id", "text") if f not in table.column_names]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", str(path))
+    return table.to_pylist()
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> None:
+    """Write rows as JSON lines (UTF-8, keys in record order)."""
+    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))

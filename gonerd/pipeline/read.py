@@ -1,0 +1,169 @@
+"""Read raw inputs into records: HTML files (``.html[.gz]``), WARC files and JSONL.
+
+Each input yields plain dicts. A record that cannot be read becomes an exclusion entry (with the
+file and line/offset in its reason) instead of stopping the run. ``check_inputs`` rejects missing
+paths before any work starts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from gonerd.errors import InputError
+from gonerd.records import document_id, exclusion, registrable_domain
+
+HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".xhtml")
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc.gz")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
+JSONL_FIELDS = ("id", "url", "domain", "fetched_at", "title", "author", "date", "html", "text", "source_id")
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    for kind, suffixes in (("html", HTML_SUFFIXES), ("warc", WARC_SUFFIXES), ("jsonl", JSONL_SUFFIXES)):
+        if name.endswith(suffixes):
+            return kind
+    return None
+
+
+def check_inputs(paths: list[str | Path]) -> list[Path]:
+    """Expand inputs to a sorted list of readable files; raise :class:`InputError` for a bad path.
+
+    Directories are walked recursively for files of the known kinds; a file given explicitly must
+    be of a known kind.
+    """
+    if not paths:
+        raise InputError("no input paths given")
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError("input path does not exist", str(path))
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and _kind(p))
+        elif _kind(path) is None:
+            raise InputError(f"unknown input kind (expected {', '.join(HTML_SUFFIXES + WARC_SUFFIXES + JSONL_SUFFIXES)})",
+                             str(path))
+        else:
+            try:
+                path.open("rb").close()
+            except OSError as e:
+                raise InputError(f"cannot open input ({e.strerror})", str(path)) from e
+            files.append(path)
+    return files
+
+
+def _record(url: str | None, content: str | bytes, source: str, **fields: Any) -> dict[str, Any]:
+    return {"id": fields.pop("id", None) or document_id(url, content), "url": url,
+            "domain": fields.pop("domain", None) or registrable_domain(url), "source": source,
+            "fetched_at": fields.pop("fetched_at", None), **fields}
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:4096]
+    return b"\x00" in head or (len(head) > 0 and sum(b < 9 or 13 < b < 32 for b in head) / len(head) > 0.1)
+
+
+def read_html_file(path: Path) -> Iterator[dict[str, Any]]:
+    """One record from an HTML file (gzip-compressed when it ends in ``.gz``)."""
+    source = str(path)
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.name.lower().endswith(".gz") else path.read_bytes()
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        yield exclusion({"source": source}, "read", "readable", f"{source}: cannot read or decompress ({e})")
+        return
+    if not data.strip():
+        yield exclusion({"source": source}, "read", "non-empty", f"{source}: empty file", 0)
+    elif _looks_binary(data):
+        yield exclusion({"source": source}, "read", "text", f"{source}: binary content, not HTML", len(data))
+    else:
+        yield _record(None, data, source, html=data)
+
+
+def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
+    """Records from the HTML ``response`` records of a WARC file; other records are logged as skipped."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    with path.open("rb") as fh:
+        it = ArchiveIterator(fh)
+        offset = 0
+        try:
+            for rec in it:
+                offset = it.get_record_offset()
+                if rec.rec_type != "response":
+                    continue
+                url = rec.rec_headers.get_header("WARC-Target-URI")
+                where = f"{path}@{offset}"
+                base = {"id": document_id(url, where), "url": url, "source": where}
+                ctype = (rec.http_headers.get_header("Content-Type") or "") if rec.http_headers else ""
+                status = rec.http_headers.get_statuscode() if rec.http_headers else None
+                if status and not status.startswith("2"):
+                    yield exclusion(base, "read", "http-status", f"{where}: HTTP {status}", status)
+                elif "html" not in ctype.lower():
+                    yield exclusion(base, "read", "content-type", f"{where}: not HTML ({ctype or 'no type'})", ctype)
+                else:
+                    data = rec.content_stream().read()
+                    if not data.strip():
+                        yield exclusion(base, "read", "non-empty", f"{where}: empty body", 0)
+                    else:
+                        yield _record(url, data, where, html=data,
+                                      fetched_at=rec.rec_headers.get_header("WARC-Date"))
+        except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError) as e:
+            where = f"{path}@{offset}"
+            yield exclusion({"source": where}, "read", "readable",
+                            f"{path}: truncated or corrupt WARC at or after the record at offset {offset} ({e})")
+
+
+def read_jsonl_file(path: Path) -> Iterator[dict[str, Any]]:
+    """Records from JSON lines with ``html``, ``html_path`` or already-extracted ``text``.
+
+    ``html_path`` names an HTML file relative to the JSONL file (a manifest of saved pages with
+    their URLs). Optional fields: ``id``, ``domain``, ``fetched_at``, ``title``, ``author``, ``date``,
+    ``source_id`` (a stable upstream id, hashed for ``id`` when there is no URL).
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                where = f"{path}:{lineno}"
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    yield exclusion({"source": where}, "read", "json", f"{where}: not valid JSON ({e})")
+                    continue
+                if isinstance(obj, dict) and obj.get("html") is None and isinstance(obj.get("html_path"), str):
+                    html_file = path.parent / obj["html_path"]
+                    found = next(read_html_file(html_file), None) if html_file.is_file() else None
+                    if found is None or "stage" in found:
+                        reason = found["reason"] if found else f"no such file {html_file}"
+                        yield exclusion({"source": where, "url": obj.get("url")}, "read", "html_path",
+                                        f"{where}: field 'html_path': {reason}")
+                        continue
+                    obj["html"] = found["html"]
+                if not isinstance(obj, dict) or not isinstance(obj.get("html") or obj.get("text"), (str, bytes)):
+                    yield exclusion({"source": where, "url": obj.get("url") if isinstance(obj, dict) else None},
+                                    "read", "fields", f"{where}: needs a string field 'html', 'html_path' or 'text'")
+                    continue
+                fields = {k: obj[k] for k in JSONL_FIELDS if obj.get(k) is not None and k != "url"}
+                content = fields.get("source_id") or fields.get("html") or fields["text"]
+                yield _record(obj.get("url"), content, where, **fields)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        yield exclusion({"source": str(path)}, "read", "readable", f"{path}: cannot read or decompress ({e})")
+
+
+def read_inputs(files: list[Path]) -> Iterator[dict[str, Any]]:
+    """Records and read-stage exclusions from checked input files, in a deterministic order.
+
+    Exclusion entries are recognisable by their ``stage`` key.
+    """
+    readers = {"html": read_html_file, "warc": read_warc_file, "jsonl": read_jsonl_file}
+    for path in files:
+        yield from readers[_kind(path)](path)

@@ -1,0 +1,158 @@
+"""``gonerd docs``: read → extract → filter → dedup → sample → write, resumable and deterministic.
+
+Inputs are cut into shards of ``shard_size`` records in a fixed order. Extraction, filtering and
+MinHash signatures are computed per shard (in parallel with ``workers > 1``) and cached under
+``OUT/.work/<fingerprint>/``; a re-run after an interruption reuses finished shards. Dedup and
+sampling need every document and run afterwards in one process. Outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pickle
+from collections.abc import Iterator
+from functools import partial
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from gonerd import __version__
+from gonerd.config import PipelineConfig
+from gonerd.pipeline.dedup import deduplicate, minhash_signature
+from gonerd.pipeline.executor import Executor, LocalExecutor
+from gonerd.pipeline.extract import extract_record
+from gonerd.pipeline.filters import build_filters
+from gonerd.pipeline.io import (DOCUMENTS_FILE, EXCLUSIONS_FILE, REPORT_FILE, REPORT_MD_FILE, atomic_write,
+                                write_documents, write_jsonl)
+from gonerd.pipeline.read import check_inputs, read_inputs
+from gonerd.pipeline.report import render_report
+from gonerd.pipeline.sample import sample_documents
+from gonerd.records import DOCUMENT_FIELDS, exclusion
+from gonerd.text import count_tokens
+
+
+def filter_document(doc: dict[str, Any], config: PipelineConfig) -> dict[str, Any]:
+    """The document with ``n_tokens`` and ``filters`` set, or the exclusion of its first failed filter."""
+    n_tokens = count_tokens(doc["text"])
+    passed = []
+    for f in build_filters(config.filters):
+        verdict = f.check(doc["text"], n_tokens)
+        if not verdict.passed:
+            return exclusion(doc, f"filter:{f.name}", f.name, verdict.reason, verdict.value)
+        passed.append(f.name)
+    return {**{k: doc.get(k) for k in DOCUMENT_FIELDS}, "n_tokens": n_tokens, "filters": passed}
+
+
+def process_records(records: list[dict[str, Any]], config: PipelineConfig) -> list[dict[str, Any]]:
+    """Extract and filter a batch of read records; documents gain a ``_signature`` for dedup.
+
+    Read-stage exclusions pass through, so the output keeps the input's order.
+    """
+    out = []
+    for rec in records:
+        item = rec if "stage" in rec else extract_record(rec, config.extract)
+        if "stage" not in item:
+            item = filter_document(item, config)
+        if "stage" not in item:
+            item["_signature"] = minhash_signature(item["text"], config.dedup)
+        out.append(item)
+    return out
+
+
+def _process_shard(task: tuple[Path, list[dict[str, Any]] | None], config: PipelineConfig) -> list[dict[str, Any]]:
+    path, records = task
+    if records is None:
+        return pickle.loads(path.read_bytes())
+    result = process_records(records, config)
+    atomic_write(path, pickle.dumps(result, protocol=5))
+    return result
+
+
+def fingerprint(files: list[Path], config: PipelineConfig) -> str:
+    """Hash of what the cached shards depend on: inputs (path, size, mtime), settings, version."""
+    h = hashlib.sha1(__version__.encode())
+    for name in ("extract", "filters", "dedup", "shard_size"):
+        h.update(json.dumps(dataclasses.asdict(config)[name] if name != "shard_size" else config.shard_size,
+                            sort_keys=True).encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def _shards(files: list[Path], size: int) -> Iterator[list[dict[str, Any]]]:
+    records = read_inputs(files)
+    while batch := list(islice(records, size)):
+        yield batch
+
+
+def _tasks(files: list[Path], work: Path, size: int) -> Iterator[tuple[Path, list | None]]:
+    for k, batch in enumerate(_shards(files, size)):
+        path = work / f"shard-{k:06d}.pkl"
+        yield path, None if path.exists() else batch
+
+
+def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConfig | None = None,
+             executor: Executor | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run the whole document pipeline; returns the run report (also written to ``out_dir``).
+
+    Writes ``documents.parquet``, ``exclusions.jsonl`` (one entry per dropped record),
+    ``report.json`` and ``report.md``. Raises :class:`gonerd.errors.InputError` for a missing input
+    before doing any work.
+    """
+    config = config or PipelineConfig()
+    files = check_inputs(list(inputs))
+    out = Path(out_dir)
+    work = out / ".work" / fingerprint(files, config)
+    work.mkdir(parents=True, exist_ok=True)
+    executor = executor or LocalExecutor(config.workers)
+
+    docs: list[dict[str, Any]] = []
+    exclusions: list[dict[str, Any]] = []
+    with tqdm(desc="extract+filter", unit="rec", disable=not progress) as bar:
+        for items in executor.map(partial(_process_shard, config=config), _tasks(files, work, config.shard_size)):
+            bar.update(len(items))
+            for item in items:
+                (exclusions if "stage" in item else docs).append(item)
+
+    counts = {"read": len(docs) + len(exclusions) - sum(e["stage"] == "read" for e in exclusions)}
+    counts["extract"] = counts["read"] - sum(e["stage"] == "extract" for e in exclusions)
+    left = counts["extract"]
+    for f in build_filters(config.filters):
+        left -= sum(e["stage"] == f"filter:{f.name}" for e in exclusions)
+        counts[f"filter:{f.name}"] = left
+
+    signatures = [d.pop("_signature") for d in docs]
+    docs, dropped, dedup_counts = deduplicate(docs, signatures, config.dedup)
+    exclusions += dropped
+    counts.update(dedup_counts)
+    docs, dropped, sample_report = sample_documents(docs, config.sample)
+    exclusions += dropped
+    counts["sample"] = len(docs)
+
+    report = {
+        "inputs": [str(f) for f in files], "n_input_files": len(files), "config": dataclasses.asdict(config),
+        "stages": [{"stage": s, "in": prev, "out": n}
+                   for (s, n), prev in zip(counts.items(), [None, *counts.values()])],
+        "exclusions_by_filter": _count_by(exclusions, "filter"), "sample": sample_report,
+        "domains": _count_by(docs, "domain"),
+        "n_documents": len(docs), "n_tokens": sum(d["n_tokens"] for d in docs),
+    }
+    report["stages"][0]["in"] = counts["read"] + sum(e["stage"] == "read" for e in exclusions)
+    write_documents(docs, out / DOCUMENTS_FILE)
+    write_jsonl(exclusions, out / EXCLUSIONS_FILE)
+    atomic_write(out / REPORT_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(out / REPORT_MD_FILE, render_report(report))
+    return report
+
+
+def _count_by(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        name = str(r[key]) if r.get(key) is not None else "(none)"
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
