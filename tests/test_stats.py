@@ -1,0 +1,70 @@
+"""Tables 1/9/10 and Figure 1: the paper's CoNLL-2003 column reproduced, and our dataset's tables."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gonerd.dataset import build_dataset
+from gonerd.stats import (Corpus, corpus_from_conll, corpus_from_dataset, domain_table, length_table, tag_table,
+                          write_stats)
+from labeled_sample import labeled_sample
+
+CONLL = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
+CONLL_FILES = [CONLL / f for f in ("eng.train", "eng.testa", "eng.testb")]
+needs_conll = pytest.mark.skipif(not all(p.is_file() for p in CONLL_FILES),
+                                 reason=f"CoNLL-2003 files not found under {CONLL}")
+
+
+@pytest.mark.shared
+@needs_conll
+def test_conll2003_reproduces_paper_tables_1_and_9():
+    corpus = corpus_from_conll(CONLL_FILES)
+    t1 = length_table(corpus.lengths)
+    # Paper Table 1, CoNLL-2003 column: sentences as sequences, DOCSTART lines excluded.
+    assert t1["count"] == 20744
+    assert {k: round(t1[k], 1) for k in ("mean", "std", "min", "25%", "50%", "75%", "max")} == {
+        "mean": 14.5, "std": 11.8, "min": 1.0, "25%": 6.0, "50%": 10.0, "75%": 22.0, "max": 124.0}
+    assert t1["share > 512"] == 0.0
+    t9 = tag_table(corpus.tag_counts)
+    # Paper Table 9: total 301k, O 251k (.832), B-PER 10k (.033, p1 .198), B-LOC 10.6k (.035, p1 .210).
+    assert t9["Total"]["count"] == 301418 and round(t9["Total"]["count"] / 1000) == 301
+    assert t9["O"]["count"] == 250660 and round(t9["O"]["count"] / 1000) == 251 and round(t9["O"]["p"], 3) == .832
+    assert round(t9["B-PER"]["count"] / 1000) == 10 and (round(t9["B-PER"]["p"], 3), round(t9["B-PER"]["p1"], 3)) \
+        == (.033, .198)
+    assert round(t9["B-LOC"]["count"] / 1000, 1) == 10.6 and round(t9["B-LOC"]["p1"], 3) == .210
+    assert round(t9["B-ORG"]["p1"], 3) == .184 and round(t9["I-MISC"]["p1"], 3) == .034
+    assert t9["O"]["p1"] is None
+
+
+def test_small_tables_by_hand():
+    t1 = length_table([1, 2, 3, 4, 600, 5000])
+    assert (t1["min"], t1["50%"], t1["max"]) == (1.0, 3.5, 5000.0)
+    assert t1["share > 512"] == pytest.approx(2 / 6) and t1["share > 4096"] == pytest.approx(1 / 6)
+    t9 = tag_table(Counter({"O": 6, "B-PER": 1, "I-PER": 1, "B-MISC": 2}))
+    assert t9["B-MISC"] == {"count": 2, "p": 0.2, "p1": 0.5} and t9["I-LOC"]["count"] == 0
+    t10 = domain_table(["a"] * 5 + ["b"] * 3 + ["c", "d"], top_k=2)
+    assert [(r["domain"], r["count"], r["pdf"], r["cdf"]) for r in t10["top"]] == [("a", 5, .5, .5), ("b", 3, .3, .8)]
+    assert t10["rest"] == {"domains": 2, "count": 2, "pdf": pytest.approx(.2)}
+    assert t10["total"] == {"domains": 4, "count": 10}
+
+
+def test_dataset_stats_files_and_figure(tmp_path):
+    records = labeled_sample()
+    build_dataset(records, tmp_path / "ds")
+    corpus = corpus_from_dataset(tmp_path / "ds")
+    assert sorted(corpus.lengths) == sorted(len(r["tokens"]) for r in records)
+    assert sum(corpus.tag_counts.values()) == sum(len(r["tokens"]) for r in records)
+    assert Counter(corpus.domains) == Counter(r["domain"] for r in records)
+    extra = [Corpus("CoNLL-2003", [3, 9, 14, 30, 5], Counter({"O": 61}))]
+    paths = write_stats([corpus] + extra, tmp_path / "stats")
+    stats = json.loads(paths["json"].read_text())["corpora"]
+    assert stats[0]["table10_domains"]["top"][0] == {"domain": "justice.gov", "count": 25, "pdf": 25 / 65,
+                                                     "cdf": 25 / 65}
+    md = paths["markdown"].read_text()
+    assert "| Length | GONERD | CoNLL-2003 |" in md and "| justice.gov | 25 | 0.385 | 0.385 |" in md
+    png = paths["figure"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
