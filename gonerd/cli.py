@@ -16,6 +16,7 @@ from gonerd.errors import GonerdError
 COMMAND_MODULES = (
     "gonerd.commands.docs",
     "gonerd.commands.eval_extract",
+    "gonerd.commands.label",
 )
 
 

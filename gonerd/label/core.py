@@ -1,0 +1,97 @@
+"""Pre-labeling: run labelers over whole documents and build labeled-document records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from typing import TYPE_CHECKING, Any
+
+from gonerd.conll import iob2_errors
+from gonerd.config import LabelConfig
+from gonerd.errors import InputError
+from gonerd.label.base import Labeler
+from gonerd.label.merge import char_spans, resolve, spans_to_iob2, token_offsets
+
+if TYPE_CHECKING:
+    import spacy.language
+    import spacy.tokens
+
+HUMAN_PREFIX = "human:"
+LABEL_FIELDS = ("tokens", "spaces", "ner_tags", "spans", "label_source", "sentence_starts")
+
+
+def is_human(record: dict[str, Any]) -> bool:
+    """True when the record's labels were made or corrected by a person (never overwritten)."""
+    return str(record.get("label_source") or "").startswith(HUMAN_PREFIX)
+
+
+def build_labelers(nlp: spacy.language.Language, config: LabelConfig) -> list[Labeler]:
+    """The labelers of ``config`` in priority order: MISC rules (if on) first, then spaCy NER."""
+    from gonerd.label.rules import MiscRules
+    from gonerd.label.spacy_ner import SpacyNer
+
+    labelers: list[Labeler] = [MiscRules(nlp.vocab)] if config.misc_rules else []
+    labelers.append(SpacyNer(nlp, config.entity_map))
+    return labelers
+
+
+def label_source(labelers: Sequence[Labeler]) -> str:
+    """The ``label_source`` string of a labeler list, NER first: ``spacy:…@3.8.0+rules:misc@1``."""
+    return "+".join(sorted((lab.source for lab in labelers), key=lambda s: s.startswith("rules:")))
+
+
+def label_doc(doc: spacy.tokens.Doc, labelers: Sequence[Labeler]) -> dict[str, Any]:
+    """The label fields (tokens, spaces, ner_tags, spans, label_source, sentence_starts) of one doc."""
+    tokens = [t.text for t in doc]
+    spaces = [bool(t.whitespace_) for t in doc]
+    spans = resolve([lab.spans(doc) for lab in labelers], tokens)
+    tags = spans_to_iob2(len(tokens), spans)
+    problems = iob2_errors(tags)
+    if problems:  # resolve() guarantees validity; this guards the contract against future edits
+        raise AssertionError(f"invalid IOB2 produced: {problems[:3]}")
+    fields = {"tokens": tokens, "spaces": spaces, "ner_tags": tags,
+              "spans": char_spans(spans, token_offsets(tokens, spaces)),
+              "label_source": label_source(labelers)}
+    if doc.has_annotation("SENT_START"):
+        fields["sentence_starts"] = [s.start for s in doc.sents]
+    else:
+        fields["sentence_starts"] = None
+    return fields
+
+
+def label_documents(docs: Iterable[dict[str, Any]], config: LabelConfig | None = None,
+                    labelers: Sequence[Labeler] | None = None, *,
+                    nlp: spacy.language.Language | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
+    """Yield labeled-document records for ``docs`` (dicts with at least ``id`` and ``text``), in order.
+
+    The spaCy pipeline of ``config.model`` tokenizes every document (one document = one sequence)
+    in batches via ``nlp.pipe``; ``labelers`` (default: MISC rules, then spaCy NER — see
+    :mod:`gonerd.label.merge` for how conflicts are resolved) propose spans. Records whose
+    ``label_source`` starts with ``human:`` pass through unchanged. Pass ``nlp`` to reuse a loaded
+    pipeline.
+    """
+    from tqdm import tqdm
+
+    from gonerd.label.spacy_ner import load_pipeline
+
+    config = config or LabelConfig()
+    nlp = nlp or load_pipeline(config.model, sentence_starts=config.sentence_starts)
+    labelers = list(labelers) if labelers is not None else build_labelers(nlp, config)
+    pending: list[dict[str, Any]] = []
+    bar = tqdm(total=len(docs) if isinstance(docs, Sized) else None, desc="label", unit="doc", disable=not progress)
+
+    def flush() -> Iterator[dict[str, Any]]:
+        todo = [r for r in pending if not is_human(r)]
+        docs_out = iter(nlp.pipe([r["text"] for r in todo], batch_size=config.batch_size))
+        for record in pending:
+            yield record if is_human(record) else {**record, **label_doc(next(docs_out), labelers)}
+            bar.update(1)
+        pending.clear()
+
+    for i, record in enumerate(docs):
+        if not isinstance(record.get("text"), str):
+            raise InputError("document has no text", field="text", offset=i)
+        pending.append(record)
+        if len(pending) >= config.batch_size * 4:
+            yield from flush()
+    yield from flush()
+    bar.close()

@@ -1,0 +1,96 @@
+"""Reading documents to label, and writing/reading labeled-document parquet files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gonerd.errors import InputError
+
+LABELED_FILE = "labeled.parquet"
+REQUIRED_LABEL_FIELDS = ("id", "text", "tokens", "spaces", "ner_tags", "spans", "label_source")
+
+
+def _arrow_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    span = pa.struct([("start", pa.int32()), ("end", pa.int32()), ("label", pa.string())])
+    return {
+        "id": pa.string(), "url": pa.string(), "domain": pa.string(), "source": pa.string(),
+        "fetched_at": pa.string(), "title": pa.string(), "author": pa.string(), "date": pa.string(),
+        "text": pa.string(), "n_tokens": pa.int32(), "filters": pa.list_(pa.string()),
+        "tokens": pa.list_(pa.string()), "spaces": pa.list_(pa.bool_()), "ner_tags": pa.list_(pa.string()),
+        "spans": pa.list_(span), "label_source": pa.string(), "sentence_starts": pa.list_(pa.int32()),
+    }
+
+
+def read_documents(path: str | Path) -> list[dict[str, Any]]:
+    """Documents to label: a ``gonerd docs`` output dir or documents parquet, or a JSONL file.
+
+    Every document needs a string ``id`` and ``text``; a JSONL line without them raises
+    :class:`InputError` naming the file, line and field.
+    """
+    path = Path(path)
+    if path.suffix != ".jsonl":
+        from gonerd.pipeline.io import read_documents as read_parquet_documents
+
+        return read_parquet_documents(path)
+    if not path.is_file():
+        raise InputError("no such file", str(path))
+    docs = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"not valid JSON ({e.msg})", str(path), line=lineno) from e
+            for name in ("id", "text"):
+                if not isinstance(record.get(name), str):
+                    raise InputError("missing or not a string", str(path), line=lineno, field=name)
+            docs.append(record)
+    return docs
+
+
+def write_labeled(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
+    """Write labeled-document records to parquet at ``path`` (atomically); returns the path.
+
+    Contract fields get fixed arrow types; any extra fields are kept with inferred types.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = list(records)
+    path = Path(path)
+    types = _arrow_types()
+    names = list(dict.fromkeys(k for r in records for k in r))
+    columns = {n: pa.array([r.get(n) for r in records], type=types.get(n)) for n in names}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.table(columns) if records else pa.table({}), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_labeled(path: str | Path) -> list[dict[str, Any]]:
+    """Labeled-document records from a parquet file or a ``gonerd label`` output dir."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / LABELED_FILE
+    if not path.is_file():
+        raise InputError("no labeled parquet here (expected a file or a `gonerd label` output dir)", str(path))
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises several unrelated types for a non-parquet file
+        raise InputError(f"not a readable parquet file ({e})", str(path)) from e
+    if table.num_rows:
+        missing = [f for f in REQUIRED_LABEL_FIELDS if f not in table.column_names]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)}", str(path))
+    return table.to_pylist()
