@@ -1,0 +1,63 @@
+"""Shared fixtures: the bundled real sample, read, extracted and run once per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "gonerd" / "sample"
+PAGES = SAMPLE / "pages.jsonl"
+DOJ = SAMPLE / "doj_releases.jsonl"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder beside the repo; tests needing it skip where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def page_entries() -> dict[str, dict[str, Any]]:
+    """The bundled pages.jsonl entries (with inlined gold) by id."""
+    return {e["id"]: e for e in map(json.loads, PAGES.read_text(encoding="utf-8").splitlines())}
+
+
+@pytest.fixture(scope="session")
+def read_records() -> dict[str, dict[str, Any]]:
+    """Read records (HTML pages and DOJ texts) of the bundled sample, by id."""
+    from gonerd.pipeline.read import read_inputs
+
+    records = list(read_inputs([PAGES, DOJ]))
+    assert not [r for r in records if "stage" in r], "the bundled sample must read cleanly"
+    return {r["id"]: r for r in records}
+
+
+@pytest.fixture(scope="session")
+def extracted(read_records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Extracted documents (default ExtractConfig) of all 79 bundled records, by id."""
+    from gonerd.config import ExtractConfig
+    from gonerd.pipeline.extract import extract_record
+
+    out = {}
+    for rid, rec in read_records.items():
+        doc = extract_record(rec, ExtractConfig())
+        assert "stage" not in doc, doc
+        out[rid] = doc
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One default ``run_docs`` over the bundled sample: (output dir, report)."""
+    from gonerd.pipeline import run_docs
+
+    out = tmp_path_factory.mktemp("sample_run")
+    report = run_docs([PAGES, DOJ], out, progress=False)
+    return out, report
