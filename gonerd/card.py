@@ -1,0 +1,288 @@
+"""The dataset card (Hub ``README.md``), generated from a build's measured numbers.
+
+The card is a YAML header (Hub metadata) and markdown. Generated markdown lives between
+``<!-- gonerd:begin NAME -->`` and ``<!-- gonerd:end NAME -->``; everything else is hand-written
+and survives regeneration (:func:`merge_card`). In the header, the keys in ``GENERATED_KEYS`` are
+regenerated and any other key is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gonerd.config import BuildConfig
+from gonerd.errors import InputError
+from gonerd.schema import MISC_EXAMPLES, TAGS, TYPE_DESCRIPTIONS
+
+BEGIN, END = "<!-- gonerd:begin {} -->", "<!-- gonerd:end {} -->"
+_BLOCK = re.compile(r"<!-- gonerd:begin (?P<name>[\w-]+) -->\n?(?P<body>.*?)<!-- gonerd:end (?P=name) -->", re.S)
+_FRONT = re.compile(r"\A---\n(?P<yaml>.*?)\n---\n?", re.S)
+GENERATED_KEYS = ("pretty_name", "license", "license_name", "language", "multilinguality", "task_categories",
+                  "task_ids", "size_categories", "source_datasets", "annotations_creators", "language_creators",
+                  "tags", "configs", "dataset_info")
+FIGURE_PATH = "stats/figure1.png"
+
+BIBTEX = """@inproceedings{brown-etal-2023-efficient,
+    title = "Efficient Transformer Knowledge Distillation: A Performance Review",
+    author = "Brown, Nathan  and
+      Williamson, Ashton  and
+      Anderson, Tahj  and
+      Lawrence, Logan",
+    editor = "Wang, Mingxuan  and
+      Zitouni, Imed",
+    booktitle = "Proceedings of the 2023 Conference on Empirical Methods in Natural Language Processing: Industry Track",
+    month = dec,
+    year = "2023",
+    address = "Singapore",
+    publisher = "Association for Computational Linguistics",
+    url = "https://aclanthology.org/2023.emnlp-industry.6",
+    doi = "10.18653/v1/2023.emnlp-industry.6",
+    pages = "54--65",
+}"""
+
+HAND_WRITTEN = """## Intended uses
+
+Evaluating and training long-context named-entity recognition models: one example is one whole
+document, so most examples exceed a 512-token window.
+
+## Licensing
+
+The texts belong to their publishers; US Department of Justice press releases are in the public
+domain (17 U.S.C. 105). Use for research only and respect each publisher's terms.
+"""
+
+
+def size_category(n: int) -> str:
+    """The Hub's ``size_categories`` bucket for ``n`` examples."""
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if n < limit:
+            return name
+    return "10M<n<100M"
+
+
+def block(name: str, body: str) -> str:
+    """A generated block: ``body`` between the begin/end markers of ``name``."""
+    return f"{BEGIN.format(name)}\n{body.rstrip()}\n{END.format(name)}"
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """The card's YAML header as a dict (empty when absent) and the markdown after it."""
+    m = _FRONT.match(text)
+    if not m:
+        return {}, text
+    return yaml.safe_load(m.group("yaml")) or {}, text[m.end():]
+
+
+def join_front_matter(meta: dict[str, Any], body: str) -> str:
+    """A card from its YAML header and markdown body."""
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=120) + "---\n\n" + body.lstrip()
+
+
+def blocks(text: str) -> dict[str, str]:
+    """The generated blocks of a card, by name."""
+    return {m.group("name"): m.group("body") for m in _BLOCK.finditer(text)}
+
+
+def hand_written(text: str) -> tuple[dict[str, Any], str]:
+    """What a person may have edited: header keys outside ``GENERATED_KEYS`` and the body with blocks emptied."""
+    meta, body = split_front_matter(text)
+    kept = {k: v for k, v in meta.items() if k not in GENERATED_KEYS}
+    emptied = _BLOCK.sub(lambda m: f"{BEGIN.format(m.group('name'))}{END.format(m.group('name'))}", body)
+    return kept, emptied.strip()
+
+
+def hand_section_names(body: str) -> list[str]:
+    """Names of the markdown headings in a hand-written body (to name what differs)."""
+    return [h.strip() for h in re.findall(r"^#+\s+(.*)$", body, re.M)]
+
+
+def merge_card(existing: str | None, generated: str) -> str:
+    """Regenerate the blocks and generated header keys of ``existing``, keeping everything hand-written.
+
+    Blocks missing from ``existing`` are appended at its end.
+    """
+    if not existing:
+        return generated
+    new_meta, new_body = split_front_matter(generated)
+    old_meta, old_body = split_front_matter(existing)
+    fresh = blocks(new_body)
+    body = _BLOCK.sub(lambda m: block(m.group("name"), fresh.get(m.group("name"), m.group("body"))), old_body)
+    missing = [name for name in fresh if name not in blocks(old_body)]
+    body = body.rstrip() + "".join(f"\n\n{block(name, fresh[name])}" for name in missing) + "\n"
+    meta = {**new_meta, **{k: v for k, v in old_meta.items() if k not in GENERATED_KEYS}}
+    return join_front_matter(meta, body)
+
+
+def dataset_info_yaml(split_sizes: dict[str, dict[str, int]], download_size: int) -> dict[str, Any]:
+    """The ``dataset_info`` header entry: features with ClassLabel names, split sizes, byte sizes."""
+    from gonerd.dataset import features
+
+    splits = [{"name": s, "num_bytes": v["num_bytes"], "num_examples": v["num_examples"]}
+              for s, v in split_sizes.items() if v["num_examples"]]
+    return {"features": features()._to_yaml_list(), "splits": splits, "download_size": download_size,
+            "dataset_size": sum(v["num_bytes"] for v in split_sizes.values())}
+
+
+def _stage_table(report: dict[str, Any]) -> str:
+    lines = ["| stage | in | out | dropped |", "|---|---:|---:|---:|"]
+    lines += [f"| {s['stage']} | {s['in']:,} | {s['out']:,} | {s['in'] - s['out']:,} |" for s in report["stages"]]
+    by_filter = report.get("exclusions_by_filter") or {}
+    if by_filter:
+        lines += ["", "Exclusions by filter: " + ", ".join(f"{k} {v:,}" for k, v in by_filter.items()) + "."]
+    return "\n".join(lines)
+
+
+def _quality(label_eval: dict[str, Any] | None) -> str:
+    if not label_eval:
+        return ("**Quality: not measured** for this build (no label evaluation was given). The pre-labels "
+                "have not been compared with hand labels; treat them as silver labels.")
+    rows = []
+
+    def walk(node: Any, path: list[str]) -> None:
+        if isinstance(node, dict) and {"precision", "recall", "f1"} <= set(node):
+            rows.append(f"| {' / '.join(path)} | {node['precision']:.3f} | {node['recall']:.3f} | {node['f1']:.3f} "
+                        f"| {node.get('support', '')} |")
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, path + [str(k)])
+
+    walk(label_eval, [])
+    described = {k: v for k, v in label_eval.items() if isinstance(v, (str, int, float))}
+    head = "Measured against hand labels" + (f" ({', '.join(f'{k}: {v}' for k, v in described.items())})"
+                                             if described else "") + ", entity-level (seqeval):"
+    return "\n".join([head, "", "| entities | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|", *rows])
+
+
+def _schema() -> str:
+    lines = ["| type | what it covers |", "|---|---|"]
+    lines += [f"| {t} | {d} |" for t, d in TYPE_DESCRIPTIONS.items()]
+    lines += ["", "MISC examples (the marked text is MISC):", ""]
+    lines += [f"- {ex['kind']}: “{ex['text']}” → {', '.join(f'`{m}`' for m in ex['misc'])}"
+              for ex in MISC_EXAMPLES["positive"]]
+    lines += ["", "Not MISC: " + "; ".join(f"“{ex['text']}” ({ex['why']})" for ex in MISC_EXAMPLES["negative"])]
+    return "\n".join(lines)
+
+
+def render_card(*, stats: list[dict[str, Any]], stats_markdown: str, split_sizes: dict[str, dict[str, int]],
+                download_size: int, label_sources: Counter, report: dict[str, Any] | None = None,
+                label_eval: dict[str, Any] | None = None, config: BuildConfig | None = None,
+                figure: str | None = FIGURE_PATH) -> str:
+    """The full card (header + hand-written template + generated blocks) from a build's numbers.
+
+    ``stats[0]`` is the dataset's :func:`gonerd.stats.compute_stats` dict (others are comparisons),
+    ``split_sizes`` maps split → ``num_examples``/``num_bytes``, ``report`` is the document
+    pipeline's ``report.json``, ``label_eval`` an optional label-quality JSON.
+    """
+    config = config or BuildConfig()
+    ours = stats[0]
+    n_docs = sum(v["num_examples"] for v in split_sizes.values())
+    t1, t9 = ours["table1_lengths"], ours["table9_tags"]
+    t10 = ours.get("table10_domains")
+    human = any(src.startswith("human:") for src in label_sources)
+    meta = {
+        "pretty_name": config.pretty_name, "license": config.license,
+        **({"license_name": "publishers-terms-research-only"} if config.license == "other" else {}),
+        "language": ["en"], "multilinguality": ["monolingual"], "task_categories": ["token-classification"],
+        "task_ids": ["named-entity-recognition"], "size_categories": [size_category(n_docs)],
+        "source_datasets": ["original"],
+        "annotations_creators": ["machine-generated"] + (["expert-generated"] if human else []),
+        "language_creators": ["found"], "tags": ["long-context", "ner", "news", "legal"],
+        "configs": [{"config_name": "default", "data_files": [
+            {"split": s, "path": f"data/{s}-*"} for s, v in split_sizes.items() if v["num_examples"]]}],
+        "dataset_info": dataset_info_yaml(split_sizes, download_size),
+    }
+    sizes = ", ".join(f"{s} {v['num_examples']:,}" for s, v in split_sizes.items())
+    summary = (f"# {config.pretty_name}\n\nA long-context named-entity recognition dataset built like GONERD "
+               f"(Brown et al., 2023): {n_docs:,} whole documents ({sizes}), {t9['Total']['count']:,} tokens, "
+               f"tagged PER / ORG / LOC / MISC in IOB2. One example is one document: mean length "
+               f"{t1['mean']:.1f} tokens, median {t1['50%']:.0f}, {t1.get('share > 512', 0):.1%} longer than 512.")
+    fields = ("`id` string, `url` string (null when the source has none), `domain` string (registrable domain), "
+              "`tokens` list of strings (spaCy tokens), `ner_tags` list of ClassLabel "
+              f"({', '.join(TAGS)}), `label_source` string.")
+    if report:
+        sources = (f"Built from {report['n_input_files']} input file(s): "
+                   + ", ".join(f"`{Path(p).name}`" for p in report["inputs"][:10])
+                   + (" …" if len(report["inputs"]) > 10 else "") + ".")
+    else:
+        sources = "Input files: not recorded for this build (no document-pipeline report was given)."
+    if t10:
+        sources += (f"\n\n{t10['total']['domains']} domains; the top {len(t10['top'])} hold "
+                    f"{t10['top'][-1]['cdf']:.1%} of the documents (Table 10 below). The sample is weighted towards "
+                    "justice.gov, as in the paper (about 25% of GONERD).")
+    filtering = ("Documents went through text extraction (trafilatura), quality filters, near-duplicate removal "
+                 "(MinHash LSH) and domain-weighted sampling. Counts per stage (in → out):\n\n" + _stage_table(report)
+                 if report else "Filtering counts: not recorded for this build (no document-pipeline report).")
+    labeling = ("Labels are **pre-labels** unless the source says `human:`. Sources in this build:\n\n"
+                + "\n".join(f"- `{src}`: {n:,} documents" for src, n in label_sources.most_common())
+                + "\n\n" + _quality(label_eval))
+    statistics = ("Sequences are whole documents; CoNLL-2003 columns count sentences (DOCSTART lines excluded), "
+                  "which reproduces the paper's CoNLL-2003 figures exactly.\n\n" + stats_markdown.strip())
+    if figure:
+        statistics += (f"\n\n![Figure 1: sequence length KDE]({figure})\n\n*Figure 1.* Kernel density of sequence "
+                       "lengths (seaborn `kdeplot`, log-scaled token axis, no resampling).")
+    share_top = t10["top"][0] if t10 else None
+    limitations = "\n".join([
+        "- **Domain bias:** news and legal/press-release language dominate"
+        + (f"; the largest domain, {share_top['domain']}, alone is {share_top['pdf']:.1%} of the documents."
+           if share_top else "."),
+        "- **Pre-labels, not hand labels:** tags come from a statistical NER model and rules unless "
+        "`label_source` starts with `human:`; expect missed and mistyped entities, especially ORG vs LOC.",
+        "- **MISC differs from CoNLL-2003:** only ages, street addresses and phone numbers.",
+        f"- **Long sequences:** {t1.get('share > 4096', 0):.1%} of documents exceed 4,096 tokens and are "
+        "truncated by 4,096-token models.",
+        "- **Splits** are by document and stratified by domain; domains with a single document are in train only.",
+    ])
+    body = "\n\n".join([
+        block("summary", summary), block("fields", "## Fields\n\n" + fields), HAND_WRITTEN.strip(),
+        block("sources", "## Sources and domains\n\n" + sources), block("filtering", "## Filtering\n\n" + filtering),
+        block("labeling", "## Labeling\n\n" + labeling), block("schema", "## Label schema\n\n" + _schema()),
+        block("statistics", "## Statistics\n\n" + statistics),
+        block("limitations", "## Limitations\n\n" + limitations),
+        block("citation", "## Citation\n\n```bibtex\n" + BIBTEX + "\n```"),
+    ]) + "\n"
+    return join_front_matter(meta, body)
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    """A JSON object from ``path``; unreadable or invalid files raise :class:`InputError`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read ({e.strerror})", str(path)) from e
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON: {e.msg}", str(path), line=e.lineno) from e
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", str(path))
+    return data
+
+
+def write_card(dataset_dir: str | Path, *, report_path: str | Path | None = None,
+               eval_path: str | Path | None = None, config: BuildConfig | None = None) -> Path:
+    """Generate ``dataset_dir/README.md`` from the build's files, merging into an existing card."""
+    from gonerd.dataset import SPLITS, load_gonerd, shard_path
+
+    dataset_dir = Path(dataset_dir)
+    stats_dir = dataset_dir / "stats"
+    stats = json.loads((stats_dir / "stats.json").read_text(encoding="utf-8"))["corpora"]
+    dd = load_gonerd(dataset_dir)
+    split_sizes = {s: {"num_examples": len(dd[s]), "num_bytes": dd[s].data.nbytes} for s in SPLITS}
+    download_size = sum((dataset_dir / shard_path(s)).stat().st_size for s in SPLITS
+                        if (dataset_dir / shard_path(s)).is_file())
+    label_sources = Counter(src for s in SPLITS for src in dd[s]["label_source"])
+    report = read_json(report_path) if report_path else None
+    label_eval = read_json(eval_path) if eval_path else None
+    generated = render_card(stats=stats, stats_markdown=(stats_dir / "stats.md").read_text(encoding="utf-8"),
+                            split_sizes=split_sizes, download_size=download_size, label_sources=label_sources,
+                            report=report, label_eval=label_eval, config=config,
+                            figure=FIGURE_PATH if (dataset_dir / FIGURE_PATH).is_file() else None)
+    path = dataset_dir / "README.md"
+    existing = path.read_text(encoding="utf-8") if path.is_file() else None
+    path.write_text(merge_card(existing, generated), encoding="utf-8")
+    return path
