@@ -95,7 +95,8 @@ def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
         offset = 0
         try:
             for rec in it:
-                offset = it.get_record_offset()
+                # Where this record starts; get_record_offset() would read (and discard) its content.
+                offset = it.offset
                 if rec.rec_type != "response":
                     continue
                 url = rec.rec_headers.get_header("WARC-Target-URI")
@@ -109,12 +110,17 @@ def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
                     yield exclusion(base, "read", "content-type", f"{where}: not HTML ({ctype or 'no type'})", ctype)
                 else:
                     data = rec.content_stream().read()
-                    if not data.strip():
+                    missing = getattr(rec.raw_stream, "limit", 0)  # bytes the record declares but the file lacks
+                    if missing:
+                        yield exclusion(base, "read", "readable",
+                                        f"{where}: truncated WARC record ({missing} bytes missing)", missing)
+                    elif not data.strip():
                         yield exclusion(base, "read", "non-empty", f"{where}: empty body", 0)
                     else:
                         yield _record(url, data, where, html=data,
                                       fetched_at=rec.rec_headers.get_header("WARC-Date"))
-        except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError) as e:
+        # warcio raises AttributeError when a record's header block is cut short.
+        except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError, AttributeError) as e:
             where = f"{path}@{offset}"
             yield exclusion({"source": where}, "read", "readable",
                             f"{path}: truncated or corrupt WARC at or after the record at offset {offset} ({e})")
