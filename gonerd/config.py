@@ -27,6 +27,9 @@ class ExtractConfig:
     favor_recall: bool = True
     include_comments: bool = False
     include_tables: bool = True
+    # Dates from page markup only. The extensive search also guesses dates from free text through
+    # dateparser, whose first call per process compiles every locale (~7 s).
+    extensive_date_search: bool = False
 
 
 @dataclass(frozen=True)

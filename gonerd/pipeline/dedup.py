@@ -1,6 +1,6 @@
 """Duplicate removal: exact (normalised-text hash), then near-duplicates by MinHash LSH.
 
-Shingles are word n-grams of the normalised text. LSH proposes candidate pairs; a pair is merged
+Shingles are word n-grams of the normalised text, hashed to 32 bits. LSH proposes candidate pairs; a pair is merged
 only when its estimated Jaccard similarity reaches the threshold, so banding false positives are
 dropped. Each cluster keeps one representative: the longest document (earliest on ties).
 """
@@ -8,6 +8,7 @@ dropped. Each cluster keeps one representative: the longest document (earliest o
 from __future__ import annotations
 
 import hashlib
+import zlib
 from functools import lru_cache
 from typing import Any
 
@@ -22,12 +23,26 @@ from gonerd.text import normalize
 SCHEME = "affine32"
 
 
-def shingles(text: str, size: int) -> set[bytes]:
-    """Word ``size``-grams of the normalised text (the whole text when it is shorter)."""
+_PRIME = np.uint64(1_000_003)
+_MASK = np.uint64(0xFFFFFFFF)
+
+
+def shingle_hashes(text: str, size: int) -> np.ndarray:
+    """Distinct 32-bit hashes of the word ``size``-grams of the normalised text.
+
+    Words are hashed once (CRC-32) and each n-gram's hash is a polynomial of its words' hashes,
+    computed in numpy: hashing every n-gram string in Python would cost more than the MinHash.
+    A text shorter than ``size`` words is one shingle.
+    """
     words = normalize(text).split()
-    if len(words) <= size:
-        return {" ".join(words).encode()}
-    return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
+    codes = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    if len(codes) == 0:
+        return np.zeros(1, dtype=np.uint64)
+    n = min(size, len(codes))
+    acc = np.zeros(len(codes) - n + 1, dtype=np.uint64)
+    for k in range(n):
+        acc = (acc * _PRIME + codes[k:len(codes) - n + 1 + k]) & _MASK
+    return np.unique(acc)
 
 
 @lru_cache(maxsize=8)
@@ -40,8 +55,8 @@ def minhash_signature(text: str, config: DedupConfig) -> np.ndarray:
     """MinHash hash values (``num_perm`` uint64) of ``text``'s shingles."""
     template = _template(config.num_perm, config.seed)
     mh = MinHash(num_perm=config.num_perm, seed=config.seed, permutations=template.permutations,
-                 scheme=SCHEME)
-    mh.update_batch(list(shingles(text, config.shingle_size)))
+                 scheme=SCHEME, hashfunc=int)
+    mh.update_batch(shingle_hashes(text, config.shingle_size).tolist())
     return mh.hashvalues
 
 

@@ -19,6 +19,7 @@ def extract_html(html: bytes | str, url: str | None, config: ExtractConfig) -> d
         html, url=url, with_metadata=True, favor_precision=config.favor_precision,
         favor_recall=config.favor_recall, include_comments=config.include_comments,
         include_tables=config.include_tables,
+        date_extraction_params={"extensive_search": config.extensive_date_search, "original_date": True},
     )
     if doc is None or not (doc.text or "").strip():
         return None

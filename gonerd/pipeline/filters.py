@@ -93,10 +93,14 @@ def _code(max_ratio: float) -> Filter:
     return Filter("code", {"max_code_line_ratio": max_ratio}, check)
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_SPACE = re.compile(r"\s")
+
+
 def non_alpha_ratio(text: str) -> float:
     """Share of non-space characters that are not letters (digits, symbols, punctuation)."""
-    chars = [c for c in text if not c.isspace()]
-    return sum(not c.isalpha() for c in chars) / len(chars) if chars else 1.0
+    visible = len(text) - len(_SPACE.findall(text))
+    return 1 - len(_LETTER.findall(text)) / visible if visible else 1.0
 
 
 def duplicate_line_ratio(text: str) -> float:
