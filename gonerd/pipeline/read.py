@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +70,26 @@ def _looks_binary(data: bytes) -> bool:
     return b"\x00" in head or (len(head) > 0 and sum(b < 9 or 13 < b < 32 for b in head) / len(head) > 0.1)
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+
+
+def decode_html(data: bytes, declared: str | None = None) -> str:
+    """Text of an HTML page: UTF-8 when it is valid UTF-8, else the declared charset (HTTP header
+    or ``<meta>``), else windows-1252, the web's default for undeclared legacy pages.
+
+    trafilatura's own guessing looks at the first and last 5 kB only and falls back to UTF-8 with
+    replacement characters, which mangles e.g. the quotes and accents of a cp1252 page.
+    """
+    meta = _META_CHARSET.search(data[:8192])
+    for encoding in ("utf-8", declared, meta.group(1).decode("ascii", "ignore") if meta else None):
+        if encoding:
+            try:
+                return data.decode(encoding)
+            except (LookupError, UnicodeDecodeError):
+                continue
+    return data.decode("cp1252", errors="replace")
+
+
 def read_html_file(path: Path) -> Iterator[dict[str, Any]]:
     """One record from an HTML file (gzip-compressed when it ends in ``.gz``)."""
     source = str(path)
@@ -82,7 +103,7 @@ def read_html_file(path: Path) -> Iterator[dict[str, Any]]:
     elif _looks_binary(data):
         yield exclusion({"source": source}, "read", "text", f"{source}: binary content, not HTML", len(data))
     else:
-        yield _record(None, data, source, html=data)
+        yield _record(None, data, source, html=decode_html(data))
 
 
 def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
@@ -117,7 +138,8 @@ def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
                     elif not data.strip():
                         yield exclusion(base, "read", "non-empty", f"{where}: empty body", 0)
                     else:
-                        yield _record(url, data, where, html=data,
+                        charset = ctype.lower().partition("charset=")[2].strip(" \"';") or None
+                        yield _record(url, data, where, html=decode_html(data, charset),
                                       fetched_at=rec.rec_headers.get_header("WARC-Date"))
         # warcio raises AttributeError when a record's header block is cut short.
         except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError, AttributeError) as e:
