@@ -1,1 +1,1 @@
-"""Efficient-attention models: NER fine-tuning and scoring, conversion, distillation, benchmarks."""
+"""Efficient NER students: fine-tuning, scoring and prediction of token-classification models."""

@@ -1,0 +1,163 @@
+"""Loading token-classification models from local paths and tagging word sequences with them."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from gonerd.errors import InputError
+from kd.windows import Encoding, content_offset, encode_words
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                   "tokenizer.model")
+
+
+def resolve_model_path(name: str | Path) -> Path:
+    """A model directory: ``name`` itself, or the ``model/`` folder of an installed weights package."""
+    path = Path(name)
+    if path.is_dir():
+        return path
+    spec = importlib.util.find_spec(str(name)) if str(name).isidentifier() else None
+    if spec is not None and spec.origin is not None:
+        pkg_dir = Path(spec.origin).parent / "model"
+        if pkg_dir.is_dir():
+            return pkg_dir
+    raise InputError("no such model directory (nor an installed package with a model/ folder)", str(name))
+
+
+def load_tokenizer(path: Path):
+    """The fast tokenizer saved in ``path``; :class:`InputError` naming the folder when there is none."""
+    from transformers import AutoTokenizer
+
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise InputError(f"model directory has no tokenizer (none of {', '.join(TOKENIZER_FILES)})", str(path),
+                         field="tokenizer")
+    try:
+        tok = AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot load the tokenizer: {e}", str(path), field="tokenizer") from e
+    if not tok.is_fast:
+        raise InputError("the tokenizer is not a fast tokenizer (word alignment needs one)", str(path),
+                         field="tokenizer")
+    return tok
+
+
+@dataclass
+class LoadedModel:
+    """A token-classification model, its tokenizer, its tag names and the weights initialised fresh."""
+
+    model: object
+    tokenizer: object
+    labels: tuple[str, ...]
+    path: Path
+    fresh: list[str]
+
+
+def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedModel:
+    """Load any ``AutoModelForTokenClassification`` from a local path.
+
+    With ``labels``, the head is sized for them; a checkpoint without a head (or with other labels)
+    gets a freshly initialised head, and the names of those weights are returned in ``fresh``.
+    Without ``labels``, the checkpoint's own ``id2label`` is used (a trained NER model).
+    """
+    from transformers import AutoConfig, AutoModelForTokenClassification
+    from transformers.utils import logging as hf_logging
+
+    path = resolve_model_path(name)
+    if not (path / "config.json").is_file():
+        raise InputError("model directory has no config.json", str(path), field="config")
+    tokenizer = load_tokenizer(path)
+    config = AutoConfig.from_pretrained(str(path))
+    if labels is None:
+        id2label = getattr(config, "id2label", None) or {}
+        labels = tuple(id2label[i] for i in sorted(id2label))
+        if not labels or all(l.startswith("LABEL_") for l in labels):
+            raise InputError("the model has no NER label names (id2label); train it with `gonerd kd train-ner`",
+                             str(path / "config.json"), field="id2label")
+    labels = tuple(labels)
+    config.num_labels = len(labels)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {l: i for i, l in enumerate(labels)}
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the fresh-head warning is reported by us, precisely
+    try:
+        model, info = AutoModelForTokenClassification.from_pretrained(
+            str(path), config=config, ignore_mismatched_sizes=True, output_loading_info=True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    fresh = sorted(set(info.get("missing_keys", [])) | {k for k, *_ in info.get("mismatched_keys", [])})
+    return LoadedModel(model, tokenizer, labels, path, fresh)
+
+
+def repair_iob2(tags: list[str]) -> list[str]:
+    """Make a predicted tag sequence valid IOB2: an ``I-X`` that does not continue an X starts one."""
+    out, prev = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and prev[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        prev = tag
+    return out
+
+
+@dataclass
+class Tagged:
+    """Predicted IOB2 tags per sequence, plus how many sequences were truncated and words left unscored."""
+
+    tags: list[list[str]]
+    n_truncated: int
+    n_lost_words: int
+    n_windows: int
+
+
+def tag_sequences(loaded: LoadedModel, sequences: Sequence[Sequence[str]], *, max_length: int, stride: int,
+                  truncate: bool = False, batch_size: int = 32,
+                  targets: Sequence[tuple[int, int] | None] | None = None, progress: bool = False) -> Tagged:
+    """Tag each word sequence with the model, window by window; each word scored from its best window.
+
+    Words outside a sequence's ``target`` (context only) are returned as ``O``; words the
+    tokenizer maps to no sub-token, or that truncation cut off, are ``O`` and counted.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    model, tok = loaded.model, loaded.tokenizer
+    off = content_offset(tok)
+    encs: list[Encoding] = [encode_words(tok, list(words), max_length=max_length, stride=stride, truncate=truncate,
+                                         target=targets[i] if targets else None)
+                            for i, words in enumerate(sequences)]
+    jobs = [(i, k) for i, e in enumerate(encs) for k in range(len(e.windows))]
+    jobs.sort(key=lambda j: len(encs[j[0]].window_ids[j[1]]))  # similar lengths batch with little padding
+    preds: dict[tuple[int, int], list[int]] = {}
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        for b in tqdm(range(0, len(jobs), batch_size), desc="tagging", unit="batch", disable=not progress):
+            batch = jobs[b:b + batch_size]
+            rows = [encs[i].window_ids[k] for i, k in batch]
+            width = max(len(r) for r in rows)
+            ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for r, row in enumerate(rows):
+                ids[r, :len(row)] = torch.tensor(row)
+                mask[r, :len(row)] = 1
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            for (i, k), row in zip(batch, logits.argmax(-1).tolist()):
+                preds[(i, k)] = row
+    model.train(was_training)
+    out, lost = [], 0
+    for i, e in enumerate(encs):
+        tags = []
+        for w in range(len(e.first)):
+            k = e.best[w]
+            if k < 0:
+                tags.append("O")
+                continue
+            tags.append(loaded.labels[preds[(i, k)][off + e.first[w] - e.windows[k][0]]])
+        out.append(repair_iob2(tags))
+        lost += e.n_lost_words
+    return Tagged(out, sum(e.truncated for e in encs), lost, len(jobs))

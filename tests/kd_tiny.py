@@ -1,0 +1,51 @@
+"""Tiny random-initialised BERT token classifiers for the kd tests (weights are not the point)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gonerd.schema import LABELS
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def build_tokenizer(words: list[str], vocab_size: int = 150):
+    """A fast WordPiece tokenizer trained on ``words`` (small vocabulary, so words split into pieces)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(words, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIALS))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+    tok.decoder = decoders.WordPiece()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
+
+
+def build_model_dir(path: Path, words: list[str], *, head: bool = True, tokenizer: bool = True, seed: int = 0) -> Path:
+    """Save a 2-layer, hidden-32 BERT (with or without a token-classification head) and its tokenizer."""
+    import torch
+    from transformers import BertConfig, BertForTokenClassification, BertModel
+
+    torch.manual_seed(seed)
+    tok = build_tokenizer(words)
+    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
+                        num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+                        label2id={l: i for i, l in enumerate(LABELS)})
+    model = BertForTokenClassification(config) if head else BertModel(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(path))
+    if tokenizer:
+        tok.save_pretrained(str(path))
+    return path
+
+
+def conll_words(path: Path) -> list[str]:
+    """All tokens of a CoNLL file (the tokenizer's training text)."""
+    from gonerd.conll import read_conll
+
+    return [t for d in read_conll(path) for t in d.tokens]
