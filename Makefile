@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(VENV)/bin/gonerd docs gonerd/sample/html gonerd/sample/doj_releases.jsonl --out $(DEMO_OUT)/documents
+	$(VENV)/bin/gonerd docs gonerd/sample/pages.jsonl gonerd/sample/doj_releases.jsonl --out $(DEMO_OUT)/documents
 	$(VENV)/bin/gonerd eval-extract --pages gonerd/sample/pages.jsonl --out $(DEMO_OUT)/eval_extract.json
 
 test: install

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import trafilatura
+
 from gonerd.config import ExtractConfig
 from gonerd.records import exclusion, registrable_domain
 
@@ -13,8 +15,6 @@ def extract_html(html: bytes | str, url: str | None, config: ExtractConfig) -> d
 
     Returns ``text``, ``title``, ``author``, ``date`` and the page's own canonical ``url`` (if any).
     """
-    import trafilatura
-
     doc = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, favor_precision=config.favor_precision,
         favor_recall=config.favor_recall, include_comments=config.include_comments,

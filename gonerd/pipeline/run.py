@@ -25,7 +25,7 @@ from gonerd.config import PipelineConfig
 from gonerd.pipeline.dedup import deduplicate, minhash_signature
 from gonerd.pipeline.executor import Executor, LocalExecutor
 from gonerd.pipeline.extract import extract_record
-from gonerd.pipeline.filters import build_filters
+from gonerd.pipeline.filters import build_filters, language_score
 from gonerd.pipeline.io import (DOCUMENTS_FILE, EXCLUSIONS_FILE, REPORT_FILE, REPORT_MD_FILE, atomic_write,
                                 write_documents, write_jsonl)
 from gonerd.pipeline.read import check_inputs, read_inputs
@@ -109,7 +109,11 @@ def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConf
     out = Path(out_dir)
     work = out / ".work" / fingerprint(files, config)
     work.mkdir(parents=True, exist_ok=True)
-    executor = executor or LocalExecutor(config.workers)
+    if executor is None:
+        # Load the language model before worker processes fork, so they share it instead of
+        # each loading its own.
+        language_score("warm-up", config.filters.language)
+        executor = LocalExecutor(config.workers)
 
     docs: list[dict[str, Any]] = []
     exclusions: list[dict[str, Any]] = []
