@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "gonerd.commands.docs",
     "gonerd.commands.eval_extract",
     "gonerd.commands.label",
+    "gonerd.commands.eval_labels",
     "kd.cli",
 )
 

@@ -1,6 +1,6 @@
 """Conflict resolution between labelers, and conversions between token spans, IOB2 tags and char spans.
 
-Resolution rule (documented in README and tested): labelers are given in **priority order**; the
+Resolution rule (tested in tests/test_label_merge.py): labelers are given in **priority order**; the
 default order is MISC rules first, then the NER pipeline. Spans are accepted greedily — by labeler
 priority, then longer span first, then earlier start — and a span that overlaps an accepted one is
 dropped. So a MISC rule span wins over any model span it overlaps ("1600 Pennsylvania Avenue NW" is

@@ -23,6 +23,7 @@ RULES_VERSION = 1
 
 # An age as a number token: 1-119.
 _AGE = {"TEXT": {"REGEX": r"^(?:[1-9]\d?|1[01]\d)$"}}
+_AGE_OR_DECIMAL = {"TEXT": {"REGEX": r"^(?:[1-9]\d?|1[01]\d)(?:\.\d)?$"}}
 _AGE_UNITS = ["year", "years", "month", "months", "week", "weeks", "day", "days"]
 _NOT_AGE_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
                   "october", "november", "december", "jan.", "feb.", "mar.", "apr.", "jun.", "jul.", "aug.",
@@ -76,6 +77,14 @@ def _phone_rules() -> list[Rule]:
         "spaced": [_D3, _D3, _D4],
         "vanity": [_D3, {"ORTH": "-"}, {"TEXT": {"REGEX": r"^[A-Z0-9]{2,7}$"}}, {"ORTH": "-"},
                    {"TEXT": {"REGEX": r"^[A-Z]{2,7}$"}}],
+        # seven-digit local number: "624-6456"
+        "local": [_D3, {"ORTH": "-"}, _D4],
+        # UK style with trunk zero: "0800 138 1016", "0345 744 4422"; "18001" is the text-relay prefix
+        "trunk_zero": [{"TEXT": "18001", "OP": "?"}, {"TEXT": {"REGEX": r"^0\d{3}$"}}, _D3, _D4],
+        # other country codes: "+81 158-23-2012", "+44 20 7946 0958"
+        "international": [{"TEXT": {"REGEX": r"^\+(?:[2-9]\d{0,2})$"}}, {"TEXT": {"REGEX": r"^\d{1,4}$"}},
+                          {"ORTH": "-", "OP": "?"}, {"TEXT": {"REGEX": r"^\d{2,4}$"}},
+                          {"ORTH": "-", "OP": "?"}, {"TEXT": {"REGEX": r"^\d{3,4}$"}}],
     }
     extension = [*_EXTENSION, {"TEXT": {"REGEX": r"^\d{1,6}$"}}]
     rules = []
@@ -93,7 +102,10 @@ def _address_rules() -> list[Rule]:
     post_direction = [{"ORTH": ",", "OP": "?"}, {"LOWER": {"IN": _POST_DIRECTIONS}}]
     unit = [{"ORTH": ",", "OP": "?"}, {"LOWER": {"IN": _UNIT_WORDS}}, {"ORTH": ".", "OP": "?"},
             {"TEXT": {"REGEX": r"^#?[0-9]{1,6}[A-Z]?$|^[A-Z]$"}}]
-    rules = []
+    # "3170 W. County Road 600S", "1234 State Route 9"
+    rural = [_HOUSE_NUMBER, {"LOWER": {"IN": _DIRECTIONS}, "OP": "?"}, {"LOWER": {"IN": ["county", "state", "farm"]}},
+             {"LOWER": {"IN": ["road", "route", "highway", "rd", "rd."]}}, {"TEXT": {"REGEX": r"^\d{1,5}[NSEW]?$"}}]
+    rules = [Rule("address_rural", "address", rural)]
     for sname, suffix in (("full", [suffix_full]), ("abbrev", suffix_abbrev)):
         for tname, tail in (("", []), ("_dir", post_direction), ("_unit", unit), ("_dir_unit", post_direction + unit)):
             rules.append(Rule(f"address_{sname}{tname}", "address", [*head, *suffix, *tail]))
@@ -102,20 +114,30 @@ def _address_rules() -> list[Rule]:
 
 def _age_rules() -> list[Rule]:
     hyphen = {"ORTH": {"IN": ["-", "–"]}, "OP": "?"}
+    units = {"LOWER": {"IN": _AGE_UNITS}}
+    joiner = {"LOWER": {"IN": ["and", "to", "through", "-", "–"]}}
+    and_a_half = [{"LOWER": "and", "OP": "?"}, {"LOWER": "a", "OP": "?"}, {"LOWER": "half", "OP": "?"}]
+    capitalised = {"TEXT": {"REGEX": r"^[A-Z][A-Za-z'’.-]*$"}, "LOWER": {"NOT_IN": _NOT_AGE_NAMES}}
     return [
-        # "45-year-old", "45 years old", "6-month-old"
-        Rule("age_year_old", "age", [_AGE, hyphen, {"LOWER": {"IN": _AGE_UNITS}}, hyphen, {"LOWER": "old"}]),
-        # "45 years of age"
-        Rule("age_of_age", "age", [_AGE, {"LOWER": {"IN": ["year", "years"]}}, {"LOWER": "of"}, {"LOWER": "age"}]),
-        # "age 45", "aged 45", "age 6 months"
-        Rule("age_word", "age", [{"LOWER": {"IN": ["age", "aged"]}}, _AGE,
-                                 {"LOWER": {"IN": ["months", "weeks"]}, "OP": "?"}]),
-        # "ages 13 and 15"
-        Rule("age_range", "age", [{"LOWER": "ages"}, _AGE, {"LOWER": {"IN": ["and", "to", "through", "-", "–"]}}, _AGE]),
-        # "John Smith, 45, of Boston": a number set off by commas right after a capitalised word
+        # "45-year-old", "45 years old", "6-month-old", "2.5-year-old"
+        Rule("age_year_old", "age", [_AGE_OR_DECIMAL, hyphen, units, hyphen, {"LOWER": "old"}]),
+        # "between 13 and 16 years old"
+        Rule("age_range_old", "age", [_AGE, joiner, _AGE, hyphen, units, hyphen, {"LOWER": "old"}]),
+        # "45 years of age", "11 months of age"
+        Rule("age_of_age", "age", [_AGE, units, {"LOWER": "of"}, {"LOWER": "age"}]),
+        # "age 45", "aged 52", "age 65 years", "aged 15 to 21", "ages 65 and 74 years", "age 7 and a half"
+        Rule("age_word", "age", [{"LOWER": {"IN": ["age", "aged", "ages"]}}, _AGE, *and_a_half,
+                                 {"LOWER": {"IN": ["years", "months", "weeks"]}, "OP": "?"}]),
+        Rule("age_word_range", "age", [{"LOWER": {"IN": ["aged", "ages"]}}, _AGE, joiner, _AGE,
+                                       {"LOWER": {"IN": ["years", "months", "weeks"]}, "OP": "?"}]),
+        # "John Smith, 45, of Boston", "GREGORY BUTTS, 54, pleaded", "Braun, 38 – who":
+        # a number set off by commas (or a dash) right after a capitalised word
         Rule("age_appositive", "age", [_AGE],
-             before=({"IS_TITLE": True, "LOWER": {"NOT_IN": _NOT_AGE_NAMES}}, {"ORTH": ","}),
-             after=({"ORTH": {"IN": [",", ";", "."]}},)),
+             before=(capitalised, {"ORTH": ".", "OP": "?"}, {"ORTH": ","}),
+             after=({"ORTH": {"IN": [",", ";", ".", "–", "—"]}},)),
+        # "Teresa Brady (69, Jacksonville)": the Florida US Attorneys' style
+        Rule("age_parenthesised", "age", [_AGE], before=({"ORTH": "("},),
+             after=({"ORTH": ","}, {"IS_TITLE": True})),
     ]
 
 

@@ -1,0 +1,128 @@
+"""Scoring labelers against gold: CoNLL-2003 (PER/ORG/LOC) and the hand-labeled MISC gold set.
+
+* CoNLL: the labelers run on the gold tokens (``Doc(vocab, words=tokens)`` through the pipeline),
+  one whole document per sequence, so predictions align with gold token for token. CoNLL's MISC
+  (nationalities, events, ...) is not GONERD MISC, so MISC is mapped to ``O`` on both sides and
+  only PER/ORG/LOC are scored. Entity-level seqeval, ``mode="strict"``, ``scheme=IOB2``.
+* MISC gold (span JSONL: ``id``, ``text``, ``spans: [{start, end, label, kind}]``): the full
+  labeler stack runs on the text; MISC spans are compared with gold by exact character offsets,
+  per kind (age, address, phone) and overall.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gonerd.errors import InputError
+from gonerd.label.base import Labeler
+from gonerd.label.merge import resolve, spans_to_iob2
+from gonerd.schema import MISC_KINDS
+
+if TYPE_CHECKING:
+    import spacy.language
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float | int]:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "support": n_gold, "predicted": n_pred, "true_positives": tp}
+
+
+def _without(tags: list[str], excluded: Sequence[str]) -> list[str]:
+    return ["O" if t != "O" and t[2:] in excluded else t for t in tags]
+
+
+def eval_conll(path: str | Path, nlp: spacy.language.Language, labelers: Sequence[Labeler],
+               exclude: Sequence[str] = ("MISC",)) -> dict[str, Any]:
+    """Entity-level strict IOB2 scores per type and ``ALL`` of ``labelers`` on a CoNLL file."""
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+    from spacy.tokens import Doc
+
+    from gonerd.conll import read_conll
+
+    documents = read_conll(path)
+    gold, pred = [], []
+    docs = (Doc(nlp.vocab, words=d.tokens) for d in documents)
+    for conll_doc, doc in zip(documents, nlp.pipe(docs, batch_size=32), strict=True):
+        spans = resolve([lab.spans(doc) for lab in labelers], conll_doc.tokens)
+        gold.append(_without(conll_doc.tags, exclude))
+        pred.append(_without(spans_to_iob2(len(doc), spans), exclude))
+    report = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+    scores = {k: {"precision": v["precision"], "recall": v["recall"], "f1": v["f1-score"], "support": int(v["support"])}
+              for k, v in report.items() if k not in ("macro avg", "weighted avg")}
+    scores["ALL"] = scores.pop("micro avg")
+    return {"file": str(path), "documents": len(documents), "tokens": sum(len(g) for g in gold),
+            "excluded_types": list(exclude), "scores": scores}
+
+
+def read_misc_gold(path: str | Path) -> list[dict[str, Any]]:
+    """The MISC gold set: records with ``id``, ``text`` and ``spans`` (``start``, ``end``, ``label``, ``kind``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", str(path))
+    records = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            for k, span in enumerate(rec.get("spans", [])):
+                if span.get("label") != "MISC" or span.get("kind") not in MISC_KINDS:
+                    raise InputError(f"expected label MISC and kind in {MISC_KINDS}", str(path), line=lineno,
+                                     field=f"spans[{k}]")
+                if not 0 <= span["start"] < span["end"] <= len(rec["text"]):
+                    raise InputError("offsets outside the text", str(path), line=lineno, field=f"spans[{k}]")
+            records.append(rec)
+    return records
+
+
+def eval_misc(gold: Sequence[dict[str, Any]], nlp: spacy.language.Language,
+              labelers: Sequence[Labeler]) -> dict[str, Any]:
+    """Precision/recall/F1 of predicted MISC spans against ``gold``, per kind and overall.
+
+    A prediction is correct when its character span equals a gold span exactly. The kind of a
+    false positive comes from the rule that produced it (``"other"`` for labelers without kinds).
+    """
+    tp: Counter[str] = Counter()
+    n_pred: Counter[str] = Counter()
+    n_gold: Counter[str] = Counter()
+    errors: list[dict[str, Any]] = []
+    for rec, doc in zip(gold, nlp.pipe((r["text"] for r in gold), batch_size=32), strict=True):
+        kinds = {}
+        for lab in labelers:
+            if hasattr(lab, "matches"):
+                kinds.update({(s, e): k for s, e, k in lab.matches(doc)})
+        spans = resolve([lab.spans(doc) for lab in labelers], [t.text for t in doc])
+        predicted = {(doc[s].idx, doc[e - 1].idx + len(doc[e - 1])): kinds.get((s, e), "other")
+                     for s, e, label in spans if label == "MISC"}
+        expected = {(s["start"], s["end"]): s["kind"] for s in rec["spans"]}
+        for (s, e), kind in predicted.items():
+            n_pred[kind] += 1
+            if (s, e) in expected:
+                tp[expected[(s, e)]] += 1
+            else:
+                errors.append({"id": rec["id"], "type": "false_positive", "kind": kind, "text": rec["text"][s:e],
+                               "context": rec["text"][max(0, s - 40):e + 20]})
+        for (s, e), kind in expected.items():
+            n_gold[kind] += 1
+            if (s, e) not in predicted:
+                errors.append({"id": rec["id"], "type": "false_negative", "kind": kind, "text": rec["text"][s:e],
+                               "context": rec["text"][max(0, s - 40):e + 20]})
+    kinds_seen = [k for k in (*MISC_KINDS, "other") if n_gold[k] or n_pred[k]]
+    scores = {k: _prf(tp[k], n_pred[k], n_gold[k]) for k in kinds_seen}
+    scores["ALL"] = _prf(sum(tp.values()), sum(n_pred.values()), sum(n_gold.values()))
+    return {"documents": len(gold), "scores": scores, "errors": errors}
+
+
+def scores_table(scores: dict[str, dict[str, Any]], title: str) -> str:
+    """Markdown table of per-type precision/recall/F1/support."""
+    lines = [f"| {title} | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    for name, s in scores.items():
+        lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
+    return "\n".join(lines)
