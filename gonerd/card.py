@@ -98,11 +98,6 @@ def hand_written(text: str) -> tuple[dict[str, Any], str]:
     return kept, emptied.strip()
 
 
-def hand_section_names(body: str) -> list[str]:
-    """Names of the markdown headings in a hand-written body (to name what differs)."""
-    return [h.strip() for h in re.findall(r"^#+\s+(.*)$", body, re.M)]
-
-
 def merge_card(existing: str | None, generated: str) -> str:
     """Regenerate the blocks and generated header keys of ``existing``, keeping everything hand-written.
 
@@ -207,15 +202,20 @@ def render_card(*, stats: list[dict[str, Any]], stats_markdown: str, split_sizes
               "`tokens` list of strings (spaCy tokens), `ner_tags` list of ClassLabel "
               f"({', '.join(TAGS)}), `label_source` string.")
     if report:
+        by_dir = Counter(str(Path(p).parent) for p in report["inputs"])
         sources = (f"Built from {report['n_input_files']} input file(s): "
-                   + ", ".join(f"`{Path(p).name}`" for p in report["inputs"][:10])
-                   + (" …" if len(report["inputs"]) > 10 else "") + ".")
+                   + ", ".join(f"`{d}/` ({n})" for d, n in by_dir.most_common()) + ".")
+        sample = report.get("sample") or {}
+        if sample.get("target_shares"):
+            sources += (" Domain-weighted sample (seed {}): ".format(sample.get("seed"))
+                        + ", ".join(f"{d} target {t:.0%}, achieved {sample['achieved_shares'].get(d, 0):.1%}"
+                                    for d, t in sample["target_shares"].items())
+                        + " (the paper upweights justice.gov to about 25%).")
     else:
         sources = "Input files: not recorded for this build (no document-pipeline report was given)."
     if t10:
         sources += (f"\n\n{t10['total']['domains']} domains; the top {len(t10['top'])} hold "
-                    f"{t10['top'][-1]['cdf']:.1%} of the documents (Table 10 below). The sample is weighted towards "
-                    "justice.gov, as in the paper (about 25% of GONERD).")
+                    f"{t10['top'][-1]['cdf']:.1%} of the documents (Table 10 below).")
     filtering = ("Documents went through text extraction (trafilatura), quality filters, near-duplicate removal "
                  "(MinHash LSH) and domain-weighted sampling. Counts per stage (in → out):\n\n" + _stage_table(report)
                  if report else "Filtering counts: not recorded for this build (no document-pipeline report).")

