@@ -113,15 +113,13 @@ def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
 
     with path.open("rb") as fh:
         it = ArchiveIterator(fh)
-        offset = 0
         try:
             for rec in it:
-                # Where this record starts; get_record_offset() would read (and discard) its content.
-                offset = it.offset
                 if rec.rec_type != "response":
                     continue
                 url = rec.rec_headers.get_header("WARC-Target-URI")
-                where = f"{path}@{offset}"
+                # Where this record starts; get_record_offset() would read (and discard) its content.
+                where = f"{path}@{it.offset}"
                 base = {"id": document_id(url, where), "url": url, "source": where}
                 ctype = (rec.http_headers.get_header("Content-Type") or "") if rec.http_headers else ""
                 status = rec.http_headers.get_statuscode() if rec.http_headers else None
@@ -143,9 +141,19 @@ def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
                                       fetched_at=rec.rec_headers.get_header("WARC-Date"))
         # warcio raises AttributeError when a record's header block is cut short.
         except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError, AttributeError) as e:
-            where = f"{path}@{offset}"
+            # it.offset: the start of the record being read when the error came (of the next one
+            # when the error came while looking for it).
+            where = f"{path}@{it.offset}"
             yield exclusion({"source": where}, "read", "readable",
-                            f"{path}: truncated or corrupt WARC at or after the record at offset {offset} ({e})")
+                            f"{where}: truncated or corrupt WARC record ({type(e).__name__}: {e})")
+            return
+        # A gzip member cut short ends warcio's iteration silently: bytes left over mean a lost record.
+        size = path.stat().st_size
+        if it.offset < size:
+            where = f"{path}@{it.offset}"
+            yield exclusion({"source": where}, "read", "readable",
+                            f"{where}: truncated WARC, {size - it.offset} trailing bytes are not a whole record",
+                            size - it.offset)
 
 
 def read_jsonl_file(path: Path) -> Iterator[dict[str, Any]]:
