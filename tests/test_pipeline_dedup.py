@@ -52,7 +52,7 @@ def test_no_false_merges_among_real_documents(real_docs):
     near = next(e for e in exclusions if e["filter"] == "near-duplicate")
     assert {exact["id"], exact["value"]} == set(WOMEN)
     assert near["id"] in MEDICAL and near["value"] >= CONFIG.threshold and near["stage"] == "dedup"
-    assert counts == {"dedup-exact": 78, "dedup-near": 77}
+    assert counts == {"dedup-url": 79, "dedup-exact": 78, "dedup-near": 77}
     assert len(kept) == 77 and [d["id"] for d in kept] == [d["id"] for d in real_docs if d["id"] not in
                                                             {exact["id"], near["id"]}]
 
@@ -127,3 +127,12 @@ def test_signature_ignores_case_and_punctuation_not_words(real_docs):
     sig = minhash_signature(text, CONFIG)
     assert np.array_equal(sig, minhash_signature(text.upper().replace(",", " "), CONFIG))
     assert not np.array_equal(sig, minhash_signature(text + " and then something else entirely", CONFIG))
+
+
+def test_same_url_keeps_the_longest_copy(real_docs):
+    doc = real_docs[0]
+    shorter = {**doc, "text": doc["text"][: len(doc["text"]) // 2], "n_tokens": doc["n_tokens"] // 2}
+    kept, exclusions, counts = run([shorter, *real_docs[:3]])
+    assert [e["filter"] for e in exclusions] == ["same-url"]
+    assert exclusions[0]["value"] == doc["id"] and counts["dedup-url"] == 3
+    assert next(d for d in kept if d["id"] == doc["id"])["text"] == doc["text"]

@@ -1,4 +1,4 @@
-"""Duplicate removal: exact (normalised-text hash), then near-duplicates by MinHash LSH.
+"""Duplicate removal: same URL, exact (normalised-text hash), then near-duplicates by MinHash LSH.
 
 Shingles are word n-grams of the normalised text, hashed to 32 bits. LSH proposes candidate pairs; a pair is merged
 only when its estimated Jaccard similarity reaches the threshold, so banding false positives are
@@ -107,20 +107,29 @@ def near_duplicate_pairs(signatures: list[np.ndarray], config: DedupConfig) -> l
 
 def deduplicate(docs: list[dict[str, Any]], signatures: list[np.ndarray], config: DedupConfig
                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
-    """Drop exact then near duplicates; returns kept docs (input order), exclusions and stage counts."""
+    """Drop same-id, exact, then near duplicates; returns kept docs (input order), exclusions, stage counts.
+
+    Documents share an id when they share a URL (a page fetched twice); the longest copy stays.
+    """
     exclusions: list[dict[str, Any]] = []
-    by_hash: dict[str, list[int]] = {}
+
+    def keep_one_per(groups: dict[str, list[int]], filter_name: str, what: str) -> list[int]:
+        kept = []
+        for members in groups.values():
+            keep = _preferred(docs, members)
+            kept.append(keep)
+            exclusions.extend(exclusion(docs[i], "dedup", filter_name, f"{what} {docs[keep]['id']}", docs[keep]["id"])
+                              for i in members if i != keep)
+        return sorted(kept)
+
+    by_id: dict[str, list[int]] = {}
     for i, doc in enumerate(docs):
-        by_hash.setdefault(content_hash(doc["text"]), []).append(i)
-    exact_kept = []
-    for members in by_hash.values():
-        keep = _preferred(docs, members)
-        exact_kept.append(keep)
-        for i in members:
-            if i != keep:
-                exclusions.append(exclusion(docs[i], "dedup", "exact-duplicate",
-                                            f"same normalised text as {docs[keep]['id']}", docs[keep]["id"]))
-    exact_kept.sort()
+        by_id.setdefault(doc["id"], []).append(i)
+    id_kept = keep_one_per(by_id, "same-url", "same URL (id) as")
+    by_hash: dict[str, list[int]] = {}
+    for i in id_kept:
+        by_hash.setdefault(content_hash(docs[i]["text"]), []).append(i)
+    exact_kept = keep_one_per(by_hash, "exact-duplicate", "same normalised text as")
     after_exact = len(exact_kept)
 
     pairs = near_duplicate_pairs([signatures[i] for i in exact_kept], config)
@@ -139,5 +148,5 @@ def deduplicate(docs: list[dict[str, Any]], signatures: list[np.ndarray], config
                                             f"near-duplicate of {docs[keep]['id']} (estimated Jaccard ≥ {config.threshold})",
                                             best[m]))
     kept.sort()
-    counts = {"dedup-exact": after_exact, "dedup-near": len(kept)}
+    counts = {"dedup-url": len(id_kept), "dedup-exact": after_exact, "dedup-near": len(kept)}
     return [docs[i] for i in kept], exclusions, counts

@@ -7,7 +7,7 @@ from typing import Any
 import trafilatura
 
 from gonerd.config import ExtractConfig
-from gonerd.records import exclusion, registrable_domain
+from gonerd.records import document_id, exclusion, registrable_domain
 
 
 def extract_html(html: bytes | str, url: str | None, config: ExtractConfig) -> dict[str, Any] | None:
@@ -30,7 +30,8 @@ def extract_record(record: dict[str, Any], config: ExtractConfig) -> dict[str, A
     """The document for a read record, or an exclusion entry when no text can be had.
 
     Records that already carry ``text`` (extracted upstream) pass through; HTML records get text and
-    missing metadata from :func:`extract_html`. A page without a known URL takes its canonical URL.
+    missing metadata from :func:`extract_html`. A page without a known URL takes its canonical URL,
+    and its id becomes the hash of that URL.
     """
     out = {k: v for k, v in record.items() if k != "html"}
     if record.get("html") is not None:
@@ -40,6 +41,9 @@ def extract_record(record: dict[str, Any], config: ExtractConfig) -> dict[str, A
             return exclusion(record, "extract", "parse", f"{record['source']}: cannot parse HTML ({e})")
         if found is None:
             return exclusion(record, "extract", "main-text", f"{record['source']}: no extractable main text")
+        if out.get("url") is None and found["url"]:
+            # A page saved without its URL names it itself: key it by that URL, as a crawl would.
+            out["id"] = document_id(found["url"], b"")
         for key, value in found.items():
             if out.get(key) is None:
                 out[key] = value
