@@ -25,13 +25,14 @@ def build_tokenizer(words: list[str], vocab_size: int = 150):
                                    sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
 
 
-def build_model_dir(path: Path, words: list[str], *, head: bool = True, tokenizer: bool = True, seed: int = 0) -> Path:
+def build_model_dir(path: Path, words: list[str], *, head: bool = True, tokenizer: bool = True, seed: int = 0,
+                    vocab_size: int = 150) -> Path:
     """Save a 2-layer, hidden-32 BERT (with or without a token-classification head) and its tokenizer."""
     import torch
     from transformers import BertConfig, BertForTokenClassification, BertModel
 
     torch.manual_seed(seed)
-    tok = build_tokenizer(words)
+    tok = build_tokenizer(words, vocab_size)
     config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
                         num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
@@ -49,3 +50,16 @@ def conll_words(path: Path) -> list[str]:
     from gonerd.conll import read_conll
 
     return [t for d in read_conll(path) for t in d.tokens]
+
+
+def train_tiny(out: Path, data: Path, *, epochs: float = 12.0, **overrides):
+    """Fine-tune a fresh-headed tiny BERT on a CoNLL file (train = dev) and return the summary."""
+    from kd.config import NerDataConfig, NerTrainConfig
+    from kd.train import train_ner
+
+    model = build_model_dir(out / "init", conll_words(data), head=False)
+    cfg = NerTrainConfig(model=str(model), output_dir=str(out / "run"),
+                         data=NerDataConfig(train=str(data), dev=str(data)), max_length=24, stride=6,
+                         epochs=epochs, batch_size=2, eval_batch_size=8, learning_rate=3e-3, warmup_ratio=0.1,
+                         weight_decay=0.0, log_every=3, torch_threads=1, **overrides)
+    return cfg, train_ner(cfg, progress=False)

@@ -1,0 +1,89 @@
+"""Entity-level scoring, the Table 6 markdown layout, and ``gonerd kd eval`` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gonerd.cli import main
+from kd.evaluate import markdown_table, score
+from kd_tiny import train_tiny
+
+DATA = Path(__file__).parent / "data"
+TRAIN = DATA / "kd_train.txt"
+
+
+def test_score_is_strict_entity_level_per_type():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "I-ORG", "O"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["I-ORG", "I-ORG", "O"]]
+    s = score(gold, pred)
+    assert s["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    assert s["LOC"]["recall"] == 0.0 and s["LOC"]["support"] == 1
+    # strict IOB2: an entity starting with I- is not an entity; the spurious B-ORG is a false positive
+    assert s["ORG"]["precision"] == 0.0 and s["ORG"]["support"] == 1
+    assert s["MISC"]["support"] == 0
+    assert s["ALL"]["precision"] == pytest.approx(1 / 2) and s["ALL"]["recall"] == pytest.approx(1 / 3)
+
+
+def test_score_rejects_misaligned_sequences():
+    with pytest.raises(ValueError, match="differ"):
+        score([["O", "B-PER"]], [["O"]])
+
+
+def _result(name, f1s):
+    m = {t: {"precision": f, "recall": f, "f1": f, "support": 10} for t, f in zip(["PER", "ORG", "LOC", "MISC", "ALL"], f1s)}
+    return {"model": name, "splits": {"testb": m}}
+
+
+def test_markdown_table_has_table6_columns_and_retention():
+    table = markdown_table([_result("teacher", [0.9, 0.8, 0.9, 0.7, 0.85]), _result("student", [0.8] * 5)],
+                           teacher="teacher")
+    lines = table.strip().splitlines()
+    assert lines[0].startswith("| Model | testb |")
+    assert lines[2] == "|  | PER | ORG | LOC | MISC | ALL | retention % |"
+    assert lines[3] == "| teacher | 90.0 | 80.0 | 90.0 | 70.0 | 85.0 | 100.0 |"
+    assert lines[4] == "| student | 80.0 | 80.0 | 80.0 | 80.0 | 80.0 | 94.1 |"
+    with pytest.raises(ValueError, match="teacher 'nobody'"):
+        markdown_table([_result("a", [0.5] * 5)], teacher="nobody")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kdeval")
+    train_tiny(out, TRAIN)
+    return out
+
+
+def test_cli_eval_two_models_side_by_side(tiny, tmp_path, capsys):
+    metrics, md = tmp_path / "m.json", tmp_path / "t.md"
+    code = main(["kd", "eval", "--model", str(tiny / "run" / "best"), "--name", "tiny-ft",
+                 "--model", str(tiny / "init"), "--name", "tiny-init", "--teacher", "tiny-ft",
+                 "--data", str(DATA), "--split", "kd_train.txt", "--split", f"again={TRAIN}",
+                 "--max-length", "24", "--stride", "6", "--output", str(metrics), "--markdown", str(md), "--quiet"])
+    assert code == 0
+    report = json.loads(metrics.read_text())
+    ft, init = report["models"]
+    assert (ft["model"], ft["max_length"], ft["stride"], ft["n_truncated"]) == ("tiny-ft", 24, 6, 0)
+    assert set(ft["splits"]) == {"kd_train.txt", "again"}
+    assert set(ft["splits"]["again"]) == {"PER", "ORG", "LOC", "MISC", "ALL"}
+    assert ft["splits"]["again"]["ALL"]["support"] == 20
+    assert ft["splits"]["again"]["ALL"]["f1"] > init["splits"]["again"]["ALL"]["f1"]
+    out = capsys.readouterr().out
+    assert out == md.read_text() and "| tiny-ft |" in out and "retention %" in out
+
+
+def test_cli_eval_truncation_is_counted(tiny, tmp_path):
+    metrics = tmp_path / "m.json"
+    assert main(["kd", "eval", "--model", str(tiny / "run" / "best"), "--data", str(TRAIN), "--split", "x=" + str(TRAIN),
+                 "--unit", "document", "--max-length", "16", "--stride", "4", "--truncate", "--output", str(metrics),
+                 "--quiet"]) == 0
+    assert json.loads(metrics.read_text())["models"][0]["n_truncated"] == 2
+
+
+def test_cli_eval_bad_label_exits_2_naming_file_and_row(tiny, capsys):
+    code = main(["kd", "eval", "--model", str(tiny / "run" / "best"), "--data", str(DATA),
+                 "--split", "kd_bad_label.txt", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "kd_bad_label.txt" in err and "row 0" in err and "B-COMPANY" in err

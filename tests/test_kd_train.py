@@ -1,0 +1,79 @@
+"""Fine-tuning a tiny model for a few steps: the loss falls, F1 rises, best model and logs are kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gonerd.schema import LABELS
+from kd.data import conll_examples
+from kd.model import load_model
+from kd.train import LengthGroupedBatches, evaluate_split, window_features
+from kd_tiny import build_model_dir, conll_words, train_tiny
+
+DATA = Path(__file__).parent / "data"
+TRAIN = DATA / "kd_train.txt"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kdtrain")
+    cfg, summary = train_tiny(out, TRAIN)
+    return out, cfg, summary
+
+
+def test_loss_falls_and_f1_on_training_slice_rises(trained):
+    out, cfg, summary = trained
+    split = conll_examples(TRAIN, labels=LABELS)
+    before = evaluate_split(load_model(out / "init", LABELS), split, max_length=24, stride=6)["scores"]["ALL"]["f1"]
+    after = evaluate_split(load_model(out / "run" / "best"), split, max_length=24, stride=6)["scores"]["ALL"]["f1"]
+    log = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert losses[-1] < 0.5 * losses[0]
+    assert after > before + 0.3 and after == pytest.approx(summary["best_dev_f1"])
+    assert [r["epoch"] for r in log if "dev" in r] == list(range(1, 13))
+
+
+def test_run_records_fresh_head_best_checkpoint_and_summary(trained):
+    out, cfg, summary = trained
+    assert summary["fresh_head"] == ["classifier.bias", "classifier.weight"]
+    assert summary["steps"] == 12 * 3 and summary["n_truncated_train"] == 0 and summary["num_processes"] == 1
+    best = json.loads((out / "run" / "best" / "kd_train.json").read_text())
+    assert best["epoch"] == summary["best_epoch"] and best["config"]["seed"] == cfg.seed
+    assert load_model(out / "run" / "best").labels == LABELS
+
+
+def test_rerun_resumes_after_the_last_finished_epoch(trained, capsys):
+    from kd.train import train_ner
+
+    out, cfg, summary = trained
+    again = train_ner(cfg, progress=False)
+    assert "resuming after epoch 12" in capsys.readouterr().out
+    assert again["steps"] == summary["steps"] and again["best_dev_f1"] == summary["best_dev_f1"]
+
+
+def test_labels_on_first_subtoken_or_all_subtokens(tmp_path):
+    from kd.windows import encode_words
+
+    loaded = load_model(build_model_dir(tmp_path / "m", conll_words(TRAIN), vocab_size=60), LABELS)
+    ex = conll_examples(TRAIN).examples[:1]
+    first, _ = window_features(loaded, ex, max_length=64, stride=8)
+    every, _ = window_features(loaded, ex, max_length=64, stride=8, label_all_subtokens=True)
+    enc = encode_words(loaded.tokenizer, ex[0].tokens, max_length=64, stride=8)
+    assert sum(l != -100 for l in first[0]["labels"]) == len(ex[0].tokens) < len(enc.ids)
+    assert sum(l != -100 for l in every[0]["labels"]) == len(enc.ids)
+    for pos, w in enumerate(enc.word_of):
+        tag = ex[0].tags[w]
+        want = tag if pos == enc.first[w] else ("I-" + tag[2:] if tag != "O" else "O")
+        assert LABELS[every[0]["labels"][1 + pos]] == want
+        assert first[0]["labels"][1 + pos] == (LABELS.index(tag) if pos == enc.first[w] else -100)
+
+
+def test_length_grouped_batches_cover_every_window_once_and_differ_by_epoch():
+    lengths = [i % 17 for i in range(203)]
+    sampler = LengthGroupedBatches(lengths, batch_size=8, seed=1, group=4)
+    a, b = list(sampler), list(sampler)
+    assert sorted(i for batch in a for i in batch) == list(range(203)) and len(a) == len(sampler)
+    assert a != b
