@@ -83,3 +83,37 @@ def test_tiny_inputs_and_bad_records(tmp_path):
         build_dataset(dup, tmp_path / "bad")
     with pytest.raises(InputError, match="not a gonerd dataset"):
         load_gonerd(tmp_path)
+
+
+@pytest.mark.slow
+def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from gonerd.cli import main
+    from gonerd.label.io import read_labeled
+    from gonerd.pipeline.io import read_documents
+
+    sample = Path(__file__).resolve().parents[1] / "gonerd" / "sample"
+    out, cards = tmp_path / "build", tmp_path / "cards"
+    assert main(["build", str(sample / "html"), str(sample / "doj_releases.jsonl"), "--out", str(out),
+                 "--card-copy", str(cards), "--quiet"]) == 0
+    docs = read_documents(out / "documents")
+    labeled = {r["id"]: r for r in read_labeled(out / "labeled")}
+    dd = load_gonerd(out)
+    assert sorted(i for s in SPLITS for i in dd[s]["id"]) == sorted(d["id"] for d in docs) == sorted(labeled)
+    row = dd["train"][0]
+    assert row["tokens"] == labeled[row["id"]]["tokens"]
+    assert [TAGS[t] for t in row["ner_tags"]] == labeled[row["id"]]["ner_tags"]
+    report = json.loads((out / "documents" / "report.json").read_text())
+    card = (out / "README.md").read_text()
+    for stage in report["stages"]:
+        assert f"| {stage['stage']} | {stage['in']:,} | {stage['out']:,} |" in card
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert sum(s["num_examples"] for s in meta["dataset_info"]["splits"]) == len(docs)
+    assert (cards / "README.md").read_text() == card and (cards / "stats" / "figure1.png").is_file()
+    stats = json.loads((out / "stats" / "stats.json").read_text())["corpora"][0]
+    assert stats["table1_lengths"]["count"] == len(docs)
+    assert f"Table 1: mean {stats['table1_lengths']['mean']:.1f}" in capsys.readouterr().out
