@@ -9,7 +9,6 @@ from gonerd.config import (DedupConfig, FilterConfig, PipelineConfig, SampleConf
 from gonerd.errors import ConfigError
 
 
-
 def test_defaults():
     assert load_config(None) == PipelineConfig()
     cfg = PipelineConfig()
