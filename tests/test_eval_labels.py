@@ -1,0 +1,106 @@
+"""eval-labels: MISC precision/recall on the hand-labeled gold, PER/ORG/LOC on CoNLL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+
+from gonerd.cli import main
+from gonerd.errors import InputError
+from gonerd.label.evaluate import eval_conll, eval_misc, read_misc_gold, scores_table
+from label_pipeline import pipeline
+
+DATA = Path(__file__).resolve().parent / "data"
+GOLD = DATA / "misc_gold.jsonl"
+SNIPPET = DATA / "conll_snippet.txt"
+TESTB = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003" / "eng.testb"
+
+
+@pytest.fixture(scope="module")
+def gold() -> list[dict]:
+    return read_misc_gold(GOLD)
+
+
+def test_gold_set_is_big_aligned_and_has_negatives(gold: list[dict]) -> None:
+    kinds = [s["kind"] for r in gold for s in r["spans"]]
+    assert len(kinds) >= 150 and {"age", "address", "phone"} == set(kinds)
+    assert sum(not r["spans"] for r in gold) >= 20  # texts with no MISC at all
+    tokenizer = spacy.blank("en")
+    for r in gold:
+        doc = tokenizer(r["text"])
+        assert all(doc.char_span(s["start"], s["end"]) is not None for s in r["spans"]), r["id"]
+    texts = " ".join(r["text"] for r in gold)
+    assert "U.S.C. §" in texts and "$" in texts and "January" in texts  # near-misses are in the texts
+
+
+def test_misc_scores_on_the_gold(gold: list[dict]) -> None:
+    nlp, labelers = pipeline()
+    result = eval_misc(gold, nlp, labelers)
+    s = result["scores"]
+    assert s["ALL"]["support"] == sum(len(r["spans"]) for r in gold)
+    assert s["ALL"]["precision"] >= 0.95 and s["ALL"]["recall"] >= 0.93
+    assert s["age"]["recall"] >= 0.92 and s["phone"]["recall"] >= 0.95 and s["address"]["recall"] >= 0.85
+    fn = {e["text"] for e in result["errors"] if e["type"] == "false_negative"}
+    assert "34" in fn  # "—Katie (34)": a bare parenthesised number is deliberately not matched
+    assert "| ALL |" in scores_table(s, "MISC kind")
+
+
+def test_misc_scores_count_every_error(gold: list[dict], tmp_path: Path) -> None:
+    nlp, labelers = pipeline()
+    record = next(r for r in gold if r["id"].startswith("doj:") and len(r["spans"]) >= 2)
+    missing_one = {**record, "spans": record["spans"][1:]}
+    s = eval_misc([missing_one], nlp, labelers)["scores"]["ALL"]
+    assert s["predicted"] == s["true_positives"] + 1 == len(record["spans"])
+    assert s["recall"] == 1.0 and s["precision"] < 1.0
+
+
+def test_read_misc_gold_rejects_bad_spans(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "a", "text": "age 45", "spans": [{"start": 0, "end": 6, "label": "MISC",
+                                                                        "kind": "date"}]}) + "\n")
+    with pytest.raises(InputError, match=r"bad.jsonl, line 1, field 'spans\[0\]'"):
+        read_misc_gold(bad)
+
+
+def test_conll_snippet_scores_exclude_misc() -> None:
+    nlp, labelers = pipeline()
+    result = eval_conll(SNIPPET, nlp, labelers)
+    scores = result["scores"]
+    assert result["documents"] == 2 and result["tokens"] == 44
+    assert "MISC" not in scores and set(scores) <= {"PER", "ORG", "LOC", "ALL"}
+    # gold without MISC: JAPAN, AL-AIN, United Arab Emirates, Brussels (LOC); CHINA, Nadim Ladki,
+    # Peter Blackburn (PER); European Commission, Microsoft, Bank of England (ORG)
+    assert scores["ALL"]["support"] == 10
+    assert scores["PER"]["support"] == 3 and scores["LOC"]["support"] == 4
+    assert 0.5 <= scores["ALL"]["f1"] <= 1.0
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_conll_testb_reproduces_the_known_baseline() -> None:
+    if not TESTB.is_file():
+        pytest.skip(f"CoNLL-2003 not found at {TESTB}")
+    nlp, labelers = pipeline()
+    scores = eval_conll(TESTB, nlp, labelers)["scores"]
+    assert scores["ALL"]["support"] == 5648 - 702  # 5,648 test entities of which 702 MISC
+    assert 0.56 <= scores["ALL"]["f1"] <= 0.61
+    assert 0.62 <= scores["PER"]["f1"] <= 0.68 and 0.31 <= scores["ORG"]["f1"] <= 0.37
+    assert 0.71 <= scores["LOC"]["f1"] <= 0.77
+
+
+def test_cli_writes_tables_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "eval.json"
+    assert main(["eval-labels", "--conll", str(SNIPPET), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| MISC kind |" in printed and "| type |" in printed and "MISC mapped to O" in printed
+    result = json.loads(out.read_text())
+    assert result["label_source"].endswith("+rules:misc@1")
+    assert result["misc"]["scores"]["ALL"]["support"] >= 150 and result["conll"]["documents"] == 2
+
+
+def test_cli_missing_gold_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval-labels", "--no-conll", "--misc-gold", str(tmp_path / "none.jsonl")]) == 2
+    assert "none.jsonl: no such file" in capsys.readouterr().err
