@@ -82,6 +82,7 @@ def test_file_without_docstart_is_one_document(tmp_path):
     assert doc.tags == ["B-ORG", "O", "B-PER", "I-PER"] and len(doc.sentences) == 2
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("name,counts", [("eng.train", (946, 14041, 203621, 23499)),
                                          ("eng.testb", (231, 3453, 46435, 5648))])
 def test_shared_conll2003_counts(shared_data, name, counts):

@@ -108,6 +108,7 @@ def test_bad_manifest_names_line(tmp_path):
         load_gold_pages(tmp_path / "none.jsonl")
 
 
+@pytest.mark.shared
 def test_shared_manifest_loads(shared_data, gold_pages):
     manifest = shared_data / "webpages" / "manifest.jsonl"
     if not manifest.is_file():

@@ -119,6 +119,7 @@ def test_local_executor_order_and_validation():
         LocalExecutor(0)
 
 
+@pytest.mark.slow
 def test_resume_after_kill_is_byte_identical(tmp_path):
     clean = tmp_path / "clean"
     run_docs([PAGES, DOJ], clean, PipelineConfig(shard_size=4), progress=False)
