@@ -150,3 +150,13 @@ def test_resume_after_kill_is_byte_identical(tmp_path):
     assert len(list(out.glob(".work/*/shard-*.pkl"))) == total
     for name in ("documents.parquet", "exclusions.jsonl"):
         assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+
+
+def test_missing_input_raises_before_any_output(tmp_path):
+    from gonerd.errors import InputError
+
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="does not exist") as err:
+        run_docs([DOJ, tmp_path / "missing.warc.gz"], out, progress=False)
+    assert err.value.path == str(tmp_path / "missing.warc.gz")
+    assert not out.exists()
