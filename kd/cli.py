@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ def _train(args: argparse.Namespace) -> int:
              "epochs": args.epochs}
     cfg = with_overrides(cfg, {**{k: v for k, v in flags.items() if v is not None}, **_overrides(args.set)})
     summary = train_ner(cfg, progress=not args.quiet)
-    print(json.dumps(summary, indent=2))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch, one summary
+        print(json.dumps(summary, indent=2))
     return 0
 
 

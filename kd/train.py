@@ -130,7 +130,8 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
         raise ConfigError("data.train and data.dev must name a CoNLL file or a dataset path")
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
-    accelerator = Accelerator()
+    # On a CPU-only machine accelerate joins a torchrun/launch process group only with cpu=True.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     set_seed(cfg.seed)
     out = Path(cfg.output_dir)
     main = accelerator.is_main_process
