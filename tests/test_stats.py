@@ -68,3 +68,23 @@ def test_dataset_stats_files_and_figure(tmp_path):
     assert "| Length | GONERD | CoNLL-2003 |" in md and "| justice.gov | 25 | 0.385 | 0.385 |" in md
     png = paths["figure"].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_stats_command_on_a_dataset_and_on_conll_files(tmp_path, capsys):
+    from gonerd.cli import main
+
+    build_dataset(labeled_sample()[:30], tmp_path / "ds")
+    assert main(["stats", str(tmp_path / "ds"), "--top-domains", "3", "--no-figure"]) == 0
+    out = capsys.readouterr().out
+    assert "| Length | GONERD |" in out and (tmp_path / "ds" / "stats" / "stats.json").is_file()
+    stats = json.loads((tmp_path / "ds" / "stats" / "stats.json").read_text())["corpora"][0]
+    assert len(stats["table10_domains"]["top"]) == 3 and stats["sequences"] == 30
+    conll = tmp_path / "tiny.conll"
+    conll.write_text("-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPeter NNP I-NP I-PER\n"
+                     "Blackburn NNP I-NP I-PER\n")
+    assert main(["stats", str(conll), "--out", str(tmp_path / "c")]) == 0
+    stats = json.loads((tmp_path / "c" / "stats.json").read_text())["corpora"][0]
+    assert stats["table1_lengths"]["count"] == 2 and stats["table9_tags"]["B-PER"]["count"] == 1
+    assert stats["table9_tags"]["I-PER"]["count"] == 1 and (tmp_path / "c" / "figure1.png").is_file()
+    assert main(["stats", str(conll)]) == 2
+    assert "--out is required" in capsys.readouterr().err
