@@ -118,7 +118,7 @@ def test_representative_is_longest_then_earliest(real_docs):
 def test_signatures_deterministic_and_seeded(real_docs):
     text = real_docs[3]["text"]
     a, b = minhash_signature(text, CONFIG), minhash_signature(text, CONFIG)
-    assert a.shape == (CONFIG.num_perm,) and np.array_equal(a, b)
+    assert a.dtype == np.uint32 and a.shape == (CONFIG.num_perm,) and np.array_equal(a, b)
     assert not np.array_equal(a, minhash_signature(text, DedupConfig(seed=2)))
 
 

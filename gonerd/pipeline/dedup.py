@@ -52,7 +52,7 @@ def _template(num_perm: int, seed: int) -> MinHash:
 
 
 def minhash_signature(text: str, config: DedupConfig) -> np.ndarray:
-    """MinHash hash values (``num_perm`` uint64) of ``text``'s shingles."""
+    """MinHash hash values (``num_perm`` uint32, the affine32 scheme) of ``text``'s shingles."""
     template = _template(config.num_perm, config.seed)
     mh = MinHash(num_perm=config.num_perm, seed=config.seed, permutations=template.permutations,
                  scheme=SCHEME, hashfunc=int)
