@@ -122,6 +122,7 @@ def build_dataset(labeled_records: Iterable[dict[str, Any]], out_dir: str | Path
     ner_tags`` IOB2 strings, ``label_source``); extra fields are ignored.
     """
     import datasets
+    import pyarrow.parquet as pq
 
     config = config or BuildConfig()
     rows = [check_record(r, f"record {i} (id {r.get('id')!r})") for i, r in enumerate(labeled_records)]
@@ -141,7 +142,8 @@ def build_dataset(labeled_records: Iterable[dict[str, Any]], out_dir: str | Path
         # The parquet loader rejects empty files, so an empty split has no shard.
         shard = out_dir / shard_path(split)
         if len(ds):
-            ds.to_parquet(str(shard))
+            # The arrow table carries the features (ClassLabel names) in its schema metadata.
+            pq.write_table(ds.data.table, shard)
         elif shard.exists():
             shard.unlink()
     dd.save_to_disk(str(out_dir / ARROW_DIR))
