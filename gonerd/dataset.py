@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gonerd.config import BuildConfig
-from gonerd.errors import InputError
+from gonerd.errors import ConfigError, InputError
 from gonerd.schema import TAGS
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str
     """
     ratios = {"train": config.train, "validation": config.validation, "test": config.test}
     if any(r < 0 for r in ratios.values()) or sum(ratios.values()) <= 0:
-        raise InputError(f"split ratios must be >= 0 and not all 0, got {ratios}", field="build")
+        raise ConfigError(f"build: split ratios must be >= 0 and not all 0, got {ratios}")
     share = {s: r / sum(ratios.values()) for s, r in ratios.items()}
     by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -95,11 +95,8 @@ def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str
         in_domain = {s: 0 for s in SPLITS}
         for i, row in enumerate(docs, start=1):
             seen = sum(dealt.values()) + 1
-
-            def deficit(s: str) -> float:
-                return (share[s] * i - in_domain[s]) + (share[s] * seen - dealt[s])
-
-            split = max(SPLITS, key=deficit)
+            deficit = {s: (share[s] * i - in_domain[s]) + (share[s] * seen - dealt[s]) for s in SPLITS}
+            split = max(SPLITS, key=deficit.__getitem__)
             out[split].append(row)
             in_domain[split] += 1
             dealt[split] += 1

@@ -117,3 +117,16 @@ def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
     stats = json.loads((out / "stats" / "stats.json").read_text())["corpora"][0]
     assert stats["table1_lengths"]["count"] == len(docs)
     assert f"Table 1: mean {stats['table1_lengths']['mean']:.1f}" in capsys.readouterr().out
+
+
+def test_split_ratios_are_honoured_and_checked():
+    from gonerd.errors import ConfigError
+
+    rows = [check_record(r, "r") for r in labeled_sample()]
+    only_train = split_documents(rows, BuildConfig(train=1.0, validation=0.0, test=0.0))
+    assert (len(only_train["train"]), len(only_train["validation"]), len(only_train["test"])) == (65, 0, 0)
+    # min_domain_docs=1: every domain is split, so the totals follow 60/20/20 closely.
+    even = split_documents(rows, BuildConfig(train=0.6, validation=0.2, test=0.2, min_domain_docs=1))
+    assert [abs(len(even[s]) - 65 * r) <= 1.5 for s, r in zip(SPLITS, (0.6, 0.2, 0.2))] == [True] * 3
+    with pytest.raises(ConfigError, match="split ratios"):
+        split_documents(rows, BuildConfig(train=-1.0))
