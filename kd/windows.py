@@ -86,7 +86,8 @@ def encode_words(tokenizer, words: list[str], *, max_length: int, stride: int, t
     width = max_length - len(prefix) - len(suffix)
     if width <= 0:
         raise InputError(f"max_length {max_length} leaves no room besides special tokens", field="max_length")
-    enc = tokenizer(words, is_split_into_words=True, add_special_tokens=False, truncation=False)
+    # verbose=False: the length warning does not apply, the sequence is windowed below
+    enc = tokenizer(words, is_split_into_words=True, add_special_tokens=False, truncation=False, verbose=False)
     ids = enc["input_ids"]
     word_of = [w if w is not None else -1 for w in enc.word_ids()]
     first = [-1] * len(words)

@@ -65,3 +65,12 @@ def test_truncation_is_counted_not_silent(tok):
     enc = encode_words(tok, words, max_length=16, stride=4, truncate=True)
     assert enc.truncated and len(enc.windows) == 1
     assert enc.n_lost_words == sum(1 for b in enc.best if b < 0) > 0
+
+
+def test_context_target_is_scored_inside_a_window_with_context_on_both_sides(tok):
+    words = conll_words(DATA / "kd_train.txt")
+    enc = encode_words(tok, words, max_length=40, stride=4, target=(8, 18))
+    assert len(enc.windows) == 1
+    (s, e), = enc.windows
+    assert [w for w, b in enumerate(enc.best) if b == 0] == list(range(8, 18))
+    assert s < enc.first[8] and e > enc.first[17] + 1 and e - s == 38
