@@ -87,3 +87,26 @@ def test_cli_eval_bad_label_exits_2_naming_file_and_row(tiny, capsys):
                  "--split", "kd_bad_label.txt", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "kd_bad_label.txt" in err and "row 0" in err and "B-COMPANY" in err
+
+
+def test_cli_eval_on_a_gonerd_style_dataset(tiny, tmp_path):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    from gonerd.schema import LABELS
+    from kd.data import conll_examples
+
+    docs = conll_examples(TRAIN, unit="document").examples
+    feats = Features({"id": Value("string"), "url": Value("string"), "domain": Value("string"),
+                      "tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=list(LABELS))),
+                      "label_source": Value("string")})
+    ds = Dataset.from_dict({"id": [d.id for d in docs], "url": ["https://example.org/a", "https://example.org/b"],
+                            "domain": ["example.org"] * 2, "tokens": [d.tokens for d in docs],
+                            "ner_tags": [[LABELS.index(t) for t in d.tags] for d in docs],
+                            "label_source": ["human:test"] * 2}, features=feats)
+    DatasetDict({"test": ds}).save_to_disk(str(tmp_path / "gonerd"))
+    metrics = tmp_path / "m.json"
+    assert main(["kd", "eval", "--model", str(tiny / "run" / "best"), "--data", str(tmp_path / "gonerd"),
+                 "--max-length", "24", "--stride", "6", "--output", str(metrics), "--quiet"]) == 0
+    (model,) = json.loads(metrics.read_text())["models"]
+    assert model["dataset"] == str(tmp_path / "gonerd") and model["splits"]["test"]["ALL"]["support"] == 20
+    assert model["splits"]["test"]["ALL"]["f1"] > 0.5
