@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="split name, or NAME=FILE for a CoNLL file; repeatable (default: test)")
     p.add_argument("--unit", default="sentence", choices=("sentence", "document", "context"),
                    help="CoNLL input: sequence unit")
-    p.add_argument("--teacher", help="model name to compute retention % against")
+    p.add_argument("--teacher", help="model name to compute retention %% against")
     p.add_argument("--limit", type=int, default=None, help="score only the first N examples per split")
     p.add_argument("--output", help="metrics JSON path")
     p.add_argument("--markdown", help="markdown table path")
