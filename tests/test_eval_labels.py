@@ -104,3 +104,38 @@ def test_cli_writes_tables_and_json(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_cli_missing_gold_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval-labels", "--no-conll", "--misc-gold", str(tmp_path / "none.jsonl")]) == 2
     assert "none.jsonl: no such file" in capsys.readouterr().err
+
+
+def test_conll_misc_gold_reader_checks_offsets(tmp_path: Path) -> None:
+    from gonerd.conll import read_conll
+    from gonerd.label.evaluate import conll_text, read_conll_misc_gold
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "snip.txt").write_text(SNIPPET.read_text(encoding="utf-8"), encoding="utf-8")
+    text = conll_text(read_conll(SNIPPET)[0])
+    start = text.index("Nadim")
+    line = {"file": "c/snip.txt", "document": 0,
+            "spans": [{"start": start, "end": start + 11, "label": "MISC", "kind": "age", "text": "Nadim Ladki"}]}
+    gold_path = tmp_path / "g.jsonl"
+    gold_path.write_text(json.dumps(line) + "\n")
+    records = read_conll_misc_gold(gold_path, tmp_path)
+    assert [len(r["spans"]) for r in records] == [1, 0] and records[0]["text"] == text
+    line["spans"][0]["start"] += 1
+    gold_path.write_text(json.dumps(line) + "\n")
+    with pytest.raises(InputError, match=r"g.jsonl, line 1, field 'spans\[0\]': offsets .* not 'Nadim Ladki'"):
+        read_conll_misc_gold(gold_path, tmp_path)
+
+
+@pytest.mark.shared
+def test_heldout_misc_scores() -> None:
+    from gonerd.label.evaluate import read_conll_misc_gold
+
+    root = TESTB.parents[1]
+    if not (root / "conll2003" / "eng.testa").is_file():
+        pytest.skip(f"CoNLL-2003 not found under {root}")
+    nlp, labelers = pipeline()
+    gold = read_conll_misc_gold(DATA / "misc_heldout_conll.jsonl", root)
+    s = eval_misc(gold, nlp, labelers)["scores"]
+    assert s["ALL"]["support"] == 73 and s["age"]["support"] == 48
+    assert s["age"]["precision"] >= 0.9 and s["age"]["recall"] >= 0.9
+    assert 0.8 <= s["ALL"]["precision"] <= 0.95 and 0.7 <= s["ALL"]["recall"] <= 0.85

@@ -126,3 +126,39 @@ def scores_table(scores: dict[str, dict[str, Any]], title: str) -> str:
     for name, s in scores.items():
         lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
     return "\n".join(lines)
+
+
+def conll_text(document: Any) -> str:
+    """The text of a CoNLL document as the held-out MISC gold indexes it: tokens joined by spaces,
+    sentences by newlines."""
+    return "\n".join(" ".join(s.tokens) for s in document.sentences)
+
+
+def read_conll_misc_gold(path: str | Path, data_root: str | Path) -> list[dict[str, Any]]:
+    """MISC gold over CoNLL texts, as :func:`read_misc_gold` records — one per document of the file.
+
+    Each line of ``path`` is ``{file, document, spans: [{start, end, label, kind, text}]}`` with
+    offsets into :func:`conll_text` of document number ``document`` of ``data_root/file`` (the
+    CoNLL text itself is not redistributable, so only offsets are stored); ``text`` checks them.
+    Documents without a line are negatives (no MISC).
+    """
+    from gonerd.conll import read_conll
+
+    path = Path(path)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    files = {r["file"] for r in rows}
+    if len(files) != 1:
+        raise InputError(f"expected spans over exactly one CoNLL file, got {sorted(files)}", str(path))
+    (name,) = files
+    documents = read_conll(Path(data_root) / name)
+    spans = {r["document"]: (lineno, r["spans"]) for lineno, r in enumerate(rows, start=1)}
+    records = []
+    for i, document in enumerate(documents):
+        text = conll_text(document)
+        lineno, doc_spans = spans.get(i, (None, []))
+        for k, s in enumerate(doc_spans):
+            if text[s["start"]:s["end"]] != s["text"]:
+                raise InputError(f"offsets {s['start']}-{s['end']} give {text[s['start']:s['end']]!r}, "
+                                 f"not {s['text']!r}", str(path), line=lineno, field=f"spans[{k}]")
+        records.append({"id": f"{name}:{i}", "text": text, "spans": doc_spans})
+    return records
