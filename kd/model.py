@@ -41,6 +41,10 @@ def load_tokenizer(path: Path):
     if not tok.is_fast:
         raise InputError("the tokenizer is not a fast tokenizer (word alignment needs one)", str(path),
                          field="tokenizer")
+    if "ByteLevel" in str(tok.backend_tokenizer.pre_tokenizer) and not tok.add_prefix_space:
+        # RoBERTa-style BPE: a word inside running text carries a leading space ("Ġword"), so
+        # pre-split words must get one too or they are tokenised as sentence-initial pieces.
+        tok = AutoTokenizer.from_pretrained(str(path), add_prefix_space=True)
     return tok
 
 

@@ -63,3 +63,31 @@ def train_tiny(out: Path, data: Path, *, epochs: float = 12.0, **overrides):
                          epochs=epochs, batch_size=2, eval_batch_size=8, learning_rate=3e-3, warmup_ratio=0.1,
                          weight_decay=0.0, log_every=3, torch_threads=1, **overrides)
     return cfg, train_ner(cfg, progress=False)
+
+
+def build_longformer_dir(path: Path, words: list[str], seed: int = 0) -> Path:
+    """Save a 2-layer Longformer (attention window 8) with a byte-level BPE tokenizer trained on ``words``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import LongformerConfig, LongformerForTokenClassification, RobertaTokenizerFast
+
+    torch.manual_seed(seed)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok.train_from_iterator([" ".join(words)], trainers.BpeTrainer(
+        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")))
+    fast = RobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+                                model_max_length=64)
+    config = LongformerConfig(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=64, max_position_embeddings=66, attention_window=8,
+                              pad_token_id=fast.pad_token_id, bos_token_id=0, eos_token_id=2,
+                              num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+                              label2id={l: i for i, l in enumerate(LABELS)})
+    path.mkdir(parents=True, exist_ok=True)
+    LongformerForTokenClassification(config).save_pretrained(str(path))
+    fast.save_pretrained(str(path))
+    return path

@@ -77,3 +77,22 @@ def test_length_grouped_batches_cover_every_window_once_and_differ_by_epoch():
     a, b = list(sampler), list(sampler)
     assert sorted(i for batch in a for i in batch) == list(range(203)) and len(a) == len(sampler)
     assert a != b
+
+
+def test_longformer_trains_on_whole_documents_in_windows(tmp_path):
+    from kd.config import NerDataConfig, NerTrainConfig
+    from kd.train import train_ner
+    from kd_tiny import build_longformer_dir
+
+    model = build_longformer_dir(tmp_path / "init", conll_words(TRAIN))
+    loaded = load_model(model, LABELS)
+    # byte-level BPE: pre-split words are encoded as in running text (leading space)
+    assert loaded.tokenizer.add_prefix_space
+    cfg = NerTrainConfig(model=str(model), output_dir=str(tmp_path / "run"),
+                         data=NerDataConfig(train=str(TRAIN), dev=str(TRAIN), unit="document"), max_length=24,
+                         stride=6, epochs=12, batch_size=2, learning_rate=3e-3, log_every=5, torch_threads=1)
+    summary = train_ner(cfg, progress=False)
+    assert summary["train_examples"] == 2 and summary["train_windows"] > 6 and summary["n_truncated_train"] == 0
+    log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert losses[-1] < 0.5 * losses[0] and summary["best_dev_f1"] > 0.5
