@@ -250,7 +250,8 @@ def render_card(*, stats: list[dict[str, Any]], stats_markdown: str, split_sizes
         "- **MISC differs from CoNLL-2003:** only ages, street addresses and phone numbers.",
         f"- **Long sequences:** {t1.get('share > 4096', 0):.1%} of documents exceed 4,096 tokens and are "
         "truncated by 4,096-token models.",
-        "- **Splits** are by document and stratified by domain; domains with a single document are in train only.",
+        "- **Splits** are by document and stratified by domain; domains with a single document are pooled "
+        "and split together, so a small domain may sit in one split only.",
     ])
     body = "\n\n".join([
         block("summary", summary), block("fields", "## Fields\n\n" + fields), HAND_WRITTEN.strip(),

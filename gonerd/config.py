@@ -154,7 +154,7 @@ class BuildConfig:
     validation: float = 0.1
     test: float = 0.1
     seed: int = 0
-    # A domain with fewer documents than this goes wholly to train: it cannot be stratified.
+    # Domains with fewer documents than this are pooled into one stratum of small domains.
     min_domain_docs: int = 2
     top_domains: int = 10
     length_thresholds: tuple[int, ...] = (512, 4096)

@@ -67,11 +67,11 @@ def check_record(record: dict[str, Any], where: str) -> dict[str, Any]:
 def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str, list[dict[str, Any]]]:
     """Assign whole documents to train/validation/test, stratified by domain, seeded.
 
-    Domains with fewer than ``min_domain_docs`` documents go to train whole. The others are taken
-    largest first, shuffled within, and each document goes to the split with the largest deficit:
-    the domain's own deficit (so every domain is spread in proportion) plus the overall deficit
-    (so small domains even out the totals). The ratios thus hold over the splittable documents;
-    the train-only ones come on top of train.
+    Domains with fewer than ``min_domain_docs`` documents cannot be stratified one by one; they are
+    pooled into one stratum of small domains (a web crawl has many). Strata are taken largest first
+    (the pool last), shuffled within, and each document goes to the split with the largest deficit:
+    the stratum's own deficit (so every domain is spread in proportion) plus the overall deficit
+    (so later strata even out the totals).
     The result depends only on the document ids, domains and the seed.
     """
     ratios = {"train": config.train, "validation": config.validation, "test": config.test}
@@ -83,13 +83,18 @@ def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str
         by_domain[row["domain"]].append(row)
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     eligible: list[list[dict[str, Any]]] = []
+    small: list[dict[str, Any]] = []
     for domain in sorted(by_domain, key=lambda d: (-len(by_domain[d]), d)):
         docs = sorted(by_domain[domain], key=lambda r: r["id"])
-        random.Random(f"{config.seed}:{domain}").shuffle(docs)
         if len(docs) < config.min_domain_docs:
-            out["train"] += docs
+            small += docs
         else:
+            random.Random(f"{config.seed}:{domain}").shuffle(docs)
             eligible.append(docs)
+    if small:
+        small.sort(key=lambda r: r["id"])
+        random.Random(f"{config.seed}:small-domains").shuffle(small)
+        eligible.append(small)
     dealt = {s: 0 for s in SPLITS}
     for docs in eligible:
         in_domain = {s: 0 for s in SPLITS}
