@@ -96,3 +96,19 @@ def test_longformer_trains_on_whole_documents_in_windows(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in log if "loss" in r]
     assert losses[-1] < 0.5 * losses[0] and summary["best_dev_f1"] > 0.5
+
+
+def test_cli_train_ner_reads_yaml_config_and_overrides(tmp_path, capsys):
+    from gonerd.cli import main
+
+    model = build_model_dir(tmp_path / "init", conll_words(TRAIN), head=False)
+    cfg = tmp_path / "ner.yaml"
+    cfg.write_text(f"model: {model}\noutput_dir: {tmp_path / 'run'}\nmax_length: 24\nstride: 6\nbatch_size: 4\n"
+                   f"torch_threads: 1\ndata:\n  train: {TRAIN}\n  dev: {TRAIN}\n")
+    assert main(["kd", "train-ner", "--config", str(cfg), "--epochs", "1", "--set", "data.max_train_examples=4",
+                 "--quiet"]) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["train_examples"] == 4 and summary["steps"] == 1
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["max_train_examples"] == 4
+    assert main(["kd", "train-ner", "--config", str(cfg), "--set", "data.nope=1"]) == 2
+    assert "unknown key 'nope'" in capsys.readouterr().err
