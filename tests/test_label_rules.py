@@ -27,7 +27,7 @@ def found(nlp: spacy.language.Language, rules: MiscRules, text: str) -> list[tup
 
 def test_rules_are_a_labeler(rules: MiscRules) -> None:
     assert isinstance(rules, Labeler)
-    assert rules.source == "rules:misc@1" and rules.labels == {"MISC"}
+    assert rules.source == "rules:misc@2" and rules.labels == {"MISC"}
     assert {r.kind for r in RULES} == {"age", "address", "phone"}
 
 

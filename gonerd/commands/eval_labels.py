@@ -15,14 +15,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONLL = REPO.parent / "shared" / "data" / "conll2003" / "eng.testb"
 DEFAULT_MISC_GOLD = REPO / "tests" / "data" / "misc_gold.jsonl"
-DEFAULT_MISC_HELDOUT = REPO / "tests" / "data" / "misc_heldout_conll.jsonl"
+# MISC gold over CoNLL texts: testa was used to refine the rules (rules:misc@2), testb never was
+DEFAULT_MISC_CONLL = (REPO / "tests" / "data" / "misc_conll_testa.jsonl", REPO / "tests" / "data" / "misc_conll_testb.jsonl")
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
-                    misc_heldout: Path | None = None, data_root: Path = SHARED_DATA) -> dict[str, Any]:
-    """Evaluate the labelers of ``config`` on a CoNLL file, the MISC gold set and the held-out MISC
-    gold over CoNLL texts (offsets into files under ``data_root``); ``None`` skips one."""
+                    misc_conll: tuple[Path, ...] = (), data_root: Path = SHARED_DATA) -> dict[str, Any]:
+    """Evaluate the labelers of ``config`` on a CoNLL file (``None`` skips), the MISC gold set
+    (``None`` skips) and MISC gold files over CoNLL texts (offsets into files under ``data_root``)."""
     from gonerd.label import build_labelers, label_source
     from gonerd.label.evaluate import eval_conll, eval_misc, read_conll_misc_gold, read_misc_gold
     from gonerd.label.spacy_ner import load_pipeline
@@ -34,9 +35,9 @@ def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
         result["conll"] = eval_conll(conll, nlp, labelers)
     if misc_gold is not None:
         result["misc"] = {"file": str(misc_gold), **eval_misc(read_misc_gold(misc_gold), nlp, labelers)}
-    if misc_heldout is not None:
-        gold = read_conll_misc_gold(misc_heldout, data_root)
-        result["misc_heldout"] = {"file": str(misc_heldout), **eval_misc(gold, nlp, labelers)}
+    for path in misc_conll:
+        gold = read_conll_misc_gold(path, data_root)
+        result.setdefault("misc_conll", {})[path.name] = {"file": str(path), **eval_misc(gold, nlp, labelers)}
     return result
 
 
@@ -54,9 +55,8 @@ def report_markdown(result: dict[str, Any]) -> str:
         m = result["misc"]
         parts.append(f"MISC gold `{m['file']}` ({m['documents']} texts; exact character spans)")
         parts.append(scores_table(m["scores"], "MISC kind"))
-    if "misc_heldout" in result:
-        m = result["misc_heldout"]
-        parts.append(f"MISC held-out gold `{m['file']}` ({m['documents']} CoNLL documents, not used to write the rules)")
+    for name, m in result.get("misc_conll", {}).items():
+        parts.append(f"MISC gold over CoNLL texts `{m['file']}` ({m['documents']} documents)")
         parts.append(scores_table(m["scores"], "MISC kind"))
     return "\n\n".join(parts)
 
@@ -70,16 +70,16 @@ def _cmd(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, model=args.model)
     conll = None if args.no_conll else Path(args.conll) if args.conll else DEFAULT_CONLL
     misc = None if args.no_misc else Path(args.misc_gold) if args.misc_gold else DEFAULT_MISC_GOLD
-    heldout = None
+    misc_conll: tuple[Path, ...] = ()
     if not args.no_misc:
-        heldout = Path(args.misc_heldout) if args.misc_heldout else DEFAULT_MISC_HELDOUT
-        if not args.misc_heldout and not SHARED_DATA.is_dir():
-            print(f"held-out MISC gold skipped: {SHARED_DATA} not found")
-            heldout = None
-    for path in (conll, misc, heldout):
+        misc_conll = tuple(Path(p) for p in args.misc_conll) if args.misc_conll else DEFAULT_MISC_CONLL
+        if not args.misc_conll and not SHARED_DATA.is_dir():
+            print(f"MISC gold over CoNLL texts skipped: {SHARED_DATA} not found")
+            misc_conll = ()
+    for path in (conll, misc, *misc_conll):
         if path is not None and not path.is_file():
             raise InputError("no such file (pass another path, or --no-conll / --no-misc)", str(path))
-    result = run_eval_labels(config, conll, misc, heldout)
+    result = run_eval_labels(config, conll, misc, misc_conll)
     print(report_markdown(result))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -93,8 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--conll", help=f"CoNLL file (default: {DEFAULT_CONLL})")
     p.add_argument("--misc-gold", help=f"MISC gold span JSONL (default: {DEFAULT_MISC_GOLD})")
-    p.add_argument("--misc-heldout", help=f"held-out MISC gold over CoNLL texts under {SHARED_DATA} "
-                                          f"(default: {DEFAULT_MISC_HELDOUT})")
+    p.add_argument("--misc-conll", nargs="+", metavar="FILE",
+                   help=f"MISC gold over CoNLL texts under {SHARED_DATA} (default: tests/data/misc_conll_test[ab].jsonl; "
+                        "testa was used to refine the rules, testb is held out)")
     p.add_argument("--no-conll", action="store_true", help="skip the CoNLL evaluation")
     p.add_argument("--no-misc", action="store_true", help="skip both MISC evaluations")
     p.add_argument("--model", help="spaCy model name or path")

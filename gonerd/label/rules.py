@@ -19,10 +19,19 @@ if TYPE_CHECKING:
     import spacy.tokens
     import spacy.vocab
 
-RULES_VERSION = 1
+RULES_VERSION = 2
 
 # An age as a number token: 1-119.
 _AGE = {"TEXT": {"REGEX": r"^(?:[1-9]\d?|1[01]\d)$"}}
+# Without words like "age" or "old" around it, a bare number is taken as an age only up to 99
+# (cricket scores such as "Tim O'Gorman, 109," look the same).
+_BARE_AGE = {"TEXT": {"REGEX": r"^[1-9]\d?$"}}
+# Nouns for people that an age can follow directly: "her aunt, 47, and companion, 28, were ..."
+_PERSON_NOUNS = ["man", "woman", "boy", "girl", "child", "teen", "teenager", "baby", "mother", "father", "wife",
+                 "husband", "son", "daughter", "brother", "sister", "aunt", "uncle", "cousin", "grandmother",
+                 "grandfather", "companion", "partner", "girlfriend", "boyfriend", "friend", "driver", "passenger",
+                 "victim", "suspect", "defendant", "resident", "officer", "student", "worker", "farmer", "owner",
+                 "teacher", "nurse", "doctor", "mayor", "player", "veteran", "widow", "mom", "dad"]
 _AGE_OR_DECIMAL = {"TEXT": {"REGEX": r"^(?:[1-9]\d?|1[01]\d)(?:\.\d)?$"}}
 _AGE_UNITS = ["year", "years", "month", "months", "week", "weeks", "day", "days"]
 _NOT_AGE_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -71,6 +80,11 @@ class Rule:
 def _phone_rules() -> list[Rule]:
     bodies = {
         "paren": [{"ORTH": "("}, _D3, {"ORTH": ")"}, _D3, _DASH, _D4],
+        # other area/city codes in parentheses: "(6221) 384-6364", "(36 1) 327 4040"
+        "paren_area": [{"ORTH": "("}, {"TEXT": {"REGEX": r"^\d{1,5}$"}, "OP": "{1,2}"}, {"ORTH": ")"},
+                       {"TEXT": {"REGEX": r"^\d{3,4}$"}}, {"ORTH": "-", "OP": "?"}, _D4],
+        # area code set off by a space: "312 408-8787"
+        "spaced_area": [_D3, _D3, _DASH, _D4],
         "paren_glued": [{"ORTH": "("}, {"TEXT": {"REGEX": r"^\d{3}\)\d{3}$"}}, _DASH, _D4],
         "dashed": [_D3, _DASH, _D3, _DASH, _D4],
         "dotted": [{"TEXT": {"REGEX": r"^\d{3}\.\d{3}\.\d{4}$"}}],
@@ -81,10 +95,10 @@ def _phone_rules() -> list[Rule]:
         "local": [_D3, {"ORTH": "-"}, _D4],
         # UK style with trunk zero: "0800 138 1016", "0345 744 4422"; "18001" is the text-relay prefix
         "trunk_zero": [{"TEXT": "18001", "OP": "?"}, {"TEXT": {"REGEX": r"^0\d{3}$"}}, _D3, _D4],
-        # other country codes: "+81 158-23-2012", "+44 20 7946 0958"
-        "international": [{"TEXT": {"REGEX": r"^\+(?:[2-9]\d{0,2})$"}}, {"TEXT": {"REGEX": r"^\d{1,4}$"}},
-                          {"ORTH": "-", "OP": "?"}, {"TEXT": {"REGEX": r"^\d{2,4}$"}},
-                          {"ORTH": "-", "OP": "?"}, {"TEXT": {"REGEX": r"^\d{3,4}$"}}],
+        # other country codes: "+81 158-23-2012", "+44 20 7946 0958", "+27-11 482 1003", "+381 11 2224305"
+        "international": [{"TEXT": {"REGEX": r"^\+[2-9]\d{0,2}$"}},
+                          {"TEXT": {"REGEX": r"^(?:\d{1,4}|-)$"}, "OP": "{1,5}"},
+                          {"TEXT": {"REGEX": r"^\d{3,8}$"}}],
     }
     extension = [*_EXTENSION, {"TEXT": {"REGEX": r"^\d{1,6}$"}}]
     rules = []
@@ -118,6 +132,7 @@ def _age_rules() -> list[Rule]:
     joiner = {"LOWER": {"IN": ["and", "to", "through", "-", "–"]}}
     and_a_half = [{"LOWER": "and", "OP": "?"}, {"LOWER": "a", "OP": "?"}, {"LOWER": "half", "OP": "?"}]
     capitalised = {"TEXT": {"REGEX": r"^[A-Z][A-Za-z'’.-]*$"}, "LOWER": {"NOT_IN": _NOT_AGE_NAMES}}
+    after_age = {"ORTH": {"IN": [",", ";", ".", "–", "—", "--"]}}
     return [
         # "45-year-old", "45 years old", "6-month-old", "2.5-year-old"
         Rule("age_year_old", "age", [_AGE_OR_DECIMAL, hyphen, units, hyphen, {"LOWER": "old"}]),
@@ -131,12 +146,13 @@ def _age_rules() -> list[Rule]:
         Rule("age_word_range", "age", [{"LOWER": {"IN": ["aged", "ages"]}}, _AGE, joiner, _AGE,
                                        {"LOWER": {"IN": ["years", "months", "weeks"]}, "OP": "?"}]),
         # "John Smith, 45, of Boston", "GREGORY BUTTS, 54, pleaded", "Braun, 38 – who":
-        # a number set off by commas (or a dash) right after a capitalised word
-        Rule("age_appositive", "age", [_AGE],
-             before=(capitalised, {"ORTH": ".", "OP": "?"}, {"ORTH": ","}),
-             after=({"ORTH": {"IN": [",", ";", ".", "–", "—"]}},)),
+        # a number set off by commas (or a dash) right after a capitalised word or a noun for a person
+        Rule("age_appositive", "age", [_BARE_AGE],
+             before=(capitalised, {"ORTH": ".", "OP": "?"}, {"ORTH": ","}), after=(after_age,)),
+        Rule("age_after_person_noun", "age", [_BARE_AGE],
+             before=({"LOWER": {"IN": _PERSON_NOUNS}}, {"ORTH": ","}), after=(after_age,)),
         # "Teresa Brady (69, Jacksonville)": the Florida US Attorneys' style
-        Rule("age_parenthesised", "age", [_AGE], before=({"ORTH": "("},),
+        Rule("age_parenthesised", "age", [_BARE_AGE], before=({"ORTH": "("},),
              after=({"ORTH": ","}, {"IS_TITLE": True})),
     ]
 
