@@ -91,11 +91,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval-labels`` subcommand."""
     p = sub.add_parser("eval-labels", help="score the pre-labeler on CoNLL-2003 (PER/ORG/LOC) and the MISC gold",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--conll", help=f"CoNLL file (default: {DEFAULT_CONLL})")
-    p.add_argument("--misc-gold", help=f"MISC gold span JSONL (default: {DEFAULT_MISC_GOLD})")
+    p.add_argument("--conll", help="CoNLL file (default: shared/data/conll2003/eng.testb beside the repo)")
+    p.add_argument("--misc-gold", help="MISC gold span JSONL (default: tests/data/misc_gold.jsonl)")
     p.add_argument("--misc-conll", nargs="+", metavar="FILE",
-                   help=f"MISC gold over CoNLL texts under {SHARED_DATA} (default: tests/data/misc_conll_test[ab].jsonl; "
-                        "testa was used to refine the rules, testb is held out)")
+                   help="MISC gold over CoNLL texts of shared/data beside the repo (default: "
+                        "tests/data/misc_conll_test[ab].jsonl; testa was used to refine the rules, testb is held out)")
     p.add_argument("--no-conll", action="store_true", help="skip the CoNLL evaluation")
     p.add_argument("--no-misc", action="store_true", help="skip both MISC evaluations")
     p.add_argument("--model", help="spaCy model name or path")
