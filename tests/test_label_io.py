@@ -89,3 +89,21 @@ def test_label_command_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
     write_documents(documents(1), tmp_path / "documents.parquet")
     assert main(["label", str(tmp_path), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "no_model")]) == 2
     assert "cannot load spaCy model" in capsys.readouterr().err
+
+
+def test_label_command_resumes_from_parts_of_an_interrupted_run(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from gonerd.commands.label import PARTS_DIR
+
+    docs = documents(4)
+    write_documents(docs, tmp_path / "documents.parquet")
+    out = tmp_path / "labeled"
+    assert main(["label", str(tmp_path), "--out", str(out)]) == 0
+    done = read_labeled(out)
+    # as if the run had been interrupted after its first chunk: only a part file with two documents
+    (out / "labeled.parquet").unlink()
+    write_labeled(done[:2], out / PARTS_DIR / "part-00000.parquet")
+    capsys.readouterr()
+    assert main(["label", str(tmp_path), "--out", str(out)]) == 0
+    assert "labeled: 2" in capsys.readouterr().out
+    assert read_labeled(out) == done and not (out / PARTS_DIR).exists()

@@ -1,5 +1,12 @@
 """``gonerd label``: pre-label documents (spaCy NER + MISC rules), resumably; import hand corrections.
 
+One document is one sequence of spaCy tokens (whitespace tokens included, so text = tokens + spaces).
+PER/ORG/LOC come from the spaCy pipeline through ``entity_map`` (default PERSON→PER, ORG→ORG,
+GPE/LOC/FAC→LOC; every other type is dropped — CoNLL-style MISC is not GONERD MISC). MISC (ages,
+street addresses, phone numbers only) comes from token-pattern rules. Conflicts: the MISC rules
+have priority over the NER spans they overlap; within one labeler the longer span wins. Output is
+always strict IOB2; ``label_source`` records both sources (``spacy:<model>@<version>+rules:misc@<n>``).
+
 Output: ``OUT/labeled.parquet`` (labeled-document records). While running, finished chunks are
 saved under ``OUT/parts/``; a re-run reuses every document already labeled with the same
 ``label_source`` and the same text (from the final file or the parts), and never touches documents
