@@ -4,7 +4,8 @@ Same texts (DOJ releases + the article bodies of the benchmark web pages; the bu
 shared collection is absent), same loaded pipeline (``load_pipeline``: NER + senter), same batch size.
 The baseline only runs spaCy; ours also runs the MISC rules, resolves conflicts, builds IOB2 tags,
 character spans and records — the ratio is what labeling costs on top of the model. For context the
-full default pipeline (tagger, parser, lemmatizer... all on) is timed too.
+full default pipeline (tagger, parser, lemmatizer... all on) and labeling without sentence starts
+(NER only, no senter) are timed too.
 
     python bench/bench_label.py [--repeat 3]
 """
@@ -60,17 +61,24 @@ def main() -> None:
             pass
 
     full_nlp = spacy.load(config.model)
+    ner_only = load_pipeline(config.model, sentence_starts=False)
+
+    def ours_without_sentences() -> None:
+        for _ in label_documents(docs, config, build_labelers(ner_only, config), nlp=ner_only, progress=False):
+            pass
 
     def full() -> None:
         for _ in full_nlp.pipe(corpus, batch_size=config.batch_size):
             pass
 
-    t_bare, t_ours, t_full = (best_of(fn, args.repeat) for fn in (bare, ours, full))
-    rates = {name: n_tokens / t for name, t in (("bare", t_bare), ("ours", t_ours), ("full", t_full))}
+    t_bare, t_ours, t_full, t_nosent = (best_of(fn, args.repeat) for fn in (bare, ours, full, ours_without_sentences))
+    rates = {name: n_tokens / t for name, t in (("bare", t_bare), ("ours", t_ours), ("full", t_full),
+                                                ("nosent", t_nosent))}
     print_table(f"Pre-labeling, {len(corpus)} documents, {n_tokens} tokens (best of {args.repeat})", [
         ("bare nlp.pipe (NER + senter)", f"{t_bare:.2f}", f"{rates['bare']:.0f}"),
         ("label_documents (same pipeline + rules + records)", f"{t_ours:.2f}", f"{rates['ours']:.0f}"),
         ("full default pipeline nlp.pipe (context)", f"{t_full:.2f}", f"{rates['full']:.0f}"),
+        ("label_documents, sentence_starts=False (NER only)", f"{t_nosent:.2f}", f"{rates['nosent']:.0f}"),
         ("ratio ours / bare", "", f"{rates['ours'] / rates['bare']:.3f}"),
         ("ratio ours / full default pipeline", "", f"{rates['ours'] / rates['full']:.3f}"),
     ], ("system", "seconds", "tokens/s"))
@@ -81,7 +89,9 @@ def main() -> None:
         ratio=rates["ours"] / rates["bare"], unit="labeled tokens/s (ours / baseline)",
         extra={"documents": len(corpus), "tokens": n_tokens, "model": config.model, "pipes": nlp.pipe_names,
                "full_pipeline": {"pipes": full_nlp.pipe_names, "seconds": t_full, "tokens_per_s": rates["full"],
-                                 "ratio_ours_over_full": rates["ours"] / rates["full"]}})
+                                 "ratio_ours_over_full": rates["ours"] / rates["full"]},
+               "without_sentence_starts": {"pipes": ner_only.pipe_names, "seconds": t_nosent,
+                                           "tokens_per_s": rates["nosent"]}})
     print(f"\nsaved {path}")
 
 
