@@ -18,6 +18,17 @@ Entity types:
   Dates, money, percentages, case numbers, statute citations, years, bare ZIP codes,
   nationalities, events and products are *not* MISC (CoNLL's MISC is a different type).
 
+MISC conventions (those of the hand-labeled gold in ``tests/data``):
+
+* an age is the age of a person or group of people, with its words ("aged 15 to 21",
+  "13 and 16 years old", "11 months of age"); in an apposition only the number ("Smith, 45, of").
+  Ages of things ("a 106-year-old schooner", "the 12-year-old conflict"), durations and prison
+  terms are not MISC;
+* an address is the street part only ("450 Fifth Street NW, Suite 8600"); the city and state are
+  LOC, a ZIP code alone is nothing; building names are not addresses;
+* a phone number includes its country or relay prefix and extension ("+1 212-859-1761",
+  "18001 0800 107 2149"), in any national format.
+
 A sequence is one whole document (no sentence splitting); tokens are spaCy tokens.
 The examples below are the schema's reference cases: tests check the rule labeler against
 them and the data card renders them.
