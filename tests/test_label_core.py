@@ -113,3 +113,30 @@ def test_document_without_text_is_an_input_error() -> None:
     nlp, labelers = pipeline()
     with pytest.raises(InputError, match="offset 1.*'text'"):
         list(label_documents([{"id": "a", "text": "ok"}, {"id": "b"}], labelers=labelers, nlp=nlp, progress=False))
+
+
+class Misconfigured:
+    """A labeler whose spans break the contract: a type outside the schema, or past the document."""
+
+    labels = frozenset({"PERSON", "PER"})
+
+    def __init__(self, span: tuple[int, int, str]) -> None:
+        self.span = span
+        self.source = f"model:bad{span}"
+
+    def spans(self, doc) -> list[tuple[int, int, str]]:
+        return [self.span]
+
+
+@pytest.mark.parametrize(("span", "message"), [
+    ((0, 1, "PERSON"), r"produced label 'PERSON'"),
+    ((0, 99, "PER"), r"span 0-99 outside the document's 3 tokens"),
+    ((1, 1, "PER"), r"span 1-1 outside"),
+])
+def test_labelers_breaking_the_contract_fail_clearly(span, message) -> None:
+    from gonerd.errors import ConfigError
+
+    nlp, _ = pipeline()
+    with pytest.raises(ConfigError, match=message):
+        list(label_documents([{"id": "d", "text": "Joseph Smith ."}], labelers=[Misconfigured(span)], nlp=nlp,
+                             progress=False))

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from gonerd.conll import iob2_errors
 from gonerd.config import LabelConfig
-from gonerd.errors import InputError
+from gonerd.errors import ConfigError, InputError
 from gonerd.label.base import Labeler
 from gonerd.label.merge import char_spans, resolve, spans_to_iob2, token_offsets
+from gonerd.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
     import spacy.language
@@ -39,11 +40,28 @@ def label_source(labelers: Sequence[Labeler]) -> str:
     return "+".join(sorted((lab.source for lab in labelers), key=lambda s: s.startswith("rules:")))
 
 
+def checked_spans(labeler: Labeler, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
+    """``labeler.spans(doc)``, rejecting spans outside the doc or with a type outside the schema.
+
+    A third-party labeler (say a model whose config still says ``PERSON``) fails here, with its
+    source named, instead of writing tags the dataset's ``ClassLabel`` cannot hold.
+    """
+    spans = labeler.spans(doc)
+    for start, end, label in spans:
+        if label not in ENTITY_TYPES or label not in labeler.labels:
+            raise ConfigError(f"labeler {labeler.source!r} produced label {label!r}; it declares "
+                              f"{sorted(labeler.labels)} and the schema has {list(ENTITY_TYPES)}")
+        if not 0 <= start < end <= len(doc):
+            raise ConfigError(f"labeler {labeler.source!r} produced span {start}-{end} outside the "
+                              f"document's {len(doc)} tokens")
+    return spans
+
+
 def label_doc(doc: spacy.tokens.Doc, labelers: Sequence[Labeler]) -> dict[str, Any]:
     """The label fields (tokens, spaces, ner_tags, spans, label_source, sentence_starts) of one doc."""
     tokens = [t.text for t in doc]
     spaces = [bool(t.whitespace_) for t in doc]
-    spans = resolve([lab.spans(doc) for lab in labelers], tokens)
+    spans = resolve([checked_spans(lab, doc) for lab in labelers], tokens)
     tags = spans_to_iob2(len(tokens), spans)
     problems = iob2_errors(tags)
     if problems:  # resolve() guarantees validity; this guards the contract against future edits
