@@ -40,6 +40,8 @@ class NerTrainConfig:
     label_all_subtokens: bool = False
     epochs: float = 3.0
     batch_size: int = 32
+    # Batches drawn from groups of this many batches sorted by length (less padding); 1 = plain shuffle.
+    length_group: int = 50
     eval_batch_size: int = 64
     learning_rate: float = 5e-5
     weight_decay: float = 0.01

@@ -57,6 +57,7 @@ class LengthGroupedBatches:
 
     Each epoch the windows are shuffled, cut into groups of ``group`` batches, sorted by length
     within a group, batched, and the batches shuffled again (as ``group_by_length`` in HF Trainer).
+    ``group=1`` gives plain shuffled batches.
     """
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, group: int = 50) -> None:
@@ -151,7 +152,8 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
         accelerator.print(f"kd train-ner: {len(train.examples)} train examples -> {len(feats)} windows "
                           f"(n_truncated={n_trunc_train}); {len(dev.examples)} dev examples")
     pad_id = loaded.tokenizer.pad_token_id or 0
-    batches = LengthGroupedBatches([len(f["input_ids"]) for f in feats], cfg.batch_size, cfg.seed)
+    batches = LengthGroupedBatches([len(f["input_ids"]) for f in feats], cfg.batch_size, cfg.seed,
+                                   group=cfg.length_group)
     loader = torch.utils.data.DataLoader(feats, batch_sampler=batches, collate_fn=lambda b: collate(b, pad_id))
     model = loaded.model
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
