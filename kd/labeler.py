@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from kd.model import load_model, tag_sequences
 from kd.predict import tags_to_spans
@@ -16,10 +16,12 @@ class ModelLabeler:
     """Proposes typed token spans over a spaCy ``Doc`` with a model trained by ``gonerd kd train-ner``.
 
     Long documents are tagged in windows of ``max_length`` sub-tokens overlapping by ``stride``;
-    whitespace tokens, which have no sub-tokens, are never inside a span.
+    whitespace tokens, which have no sub-tokens, are never inside a span. ``types`` keeps only some
+    entity types (e.g. ``("PER", "ORG", "LOC")`` for a CoNLL model, whose MISC is not GONERD's MISC).
     """
 
-    def __init__(self, model_path: str | Path, *, max_length: int = 512, stride: int = 128, batch_size: int = 16) -> None:
+    def __init__(self, model_path: str | Path, *, max_length: int = 512, stride: int = 128, batch_size: int = 16,
+                 types: Iterable[str] | None = None) -> None:
         from kd.score import model_max_length
 
         self._loaded = load_model(model_path)
@@ -27,7 +29,8 @@ class ModelLabeler:
         self.stride = min(stride, self.max_length // 2)
         self.batch_size = batch_size
         self.source = f"model:{self._loaded.path}"
-        self.labels = frozenset(t[2:] for t in self._loaded.labels if t != "O")
+        own = frozenset(t[2:] for t in self._loaded.labels if t != "O")
+        self.labels = own & frozenset(types) if types is not None else own
 
     def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
         """Token spans ``[start, end)`` and their type, over ``doc``'s tokens."""
@@ -35,4 +38,4 @@ class ModelLabeler:
             return []
         tags = tag_sequences(self._loaded, [[t.text for t in doc]], max_length=self.max_length, stride=self.stride,
                              batch_size=self.batch_size).tags[0]
-        return tags_to_spans(tags)
+        return [s for s in tags_to_spans(tags) if s[2] in self.labels]

@@ -95,3 +95,18 @@ def test_model_labeler_follows_the_labeler_protocol(model):
     assert len(found & {("Maria Lopez", "PER"), ("Acme Corp", "ORG"), ("Denver", "LOC"), ("John Smith", "PER")}) >= 2
     assert not any(doc[i].is_space for s, e, _ in spans for i in range(s, e))
     assert labeler.spans(spacy.blank("en")("")) == []
+
+
+def test_model_labeler_in_label_documents(model):
+    import spacy
+
+    from gonerd.label import label_documents
+    from kd.labeler import ModelLabeler
+
+    labeler = ModelLabeler(model, max_length=24, stride=6, types=("PER", "ORG", "LOC"))
+    assert labeler.labels == frozenset({"PER", "ORG", "LOC"})
+    (rec,) = label_documents([{"id": "d1", "text": "Spanish voters met Maria Lopez in Madrid."}], labelers=[labeler],
+                             nlp=spacy.blank("en"), progress=False)
+    assert rec["label_source"] == labeler.source and len(rec["ner_tags"]) == len(rec["tokens"])
+    assert "B-MISC" not in rec["ner_tags"] and any(t != "O" for t in rec["ner_tags"])
+    assert all(rec["text"][s["start"]:s["end"]] for s in rec["spans"])
