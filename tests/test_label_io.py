@@ -32,7 +32,7 @@ def test_labeled_parquet_round_trip(tmp_path: Path) -> None:
 
 
 def test_read_labeled_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no labeled parquet"):
+    with pytest.raises(InputError, match="no labeled.parquet here"):
         read_labeled(tmp_path)
     (tmp_path / "x.parquet").write_text("not parquet")
     with pytest.raises(InputError, match="x.parquet: not a readable parquet"):

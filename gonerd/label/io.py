@@ -78,19 +78,6 @@ def write_labeled(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
 
 def read_labeled(path: str | Path) -> list[dict[str, Any]]:
     """Labeled-document records from a parquet file or a ``gonerd label`` output dir."""
-    import pyarrow.parquet as pq
+    from gonerd.pipeline.io import read_parquet_records
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / LABELED_FILE
-    if not path.is_file():
-        raise InputError("no labeled parquet here (expected a file or a `gonerd label` output dir)", str(path))
-    try:
-        table = pq.read_table(path)
-    except Exception as e:  # pyarrow raises several unrelated types for a non-parquet file
-        raise InputError(f"not a readable parquet file ({e})", str(path)) from e
-    if table.num_rows:
-        missing = [f for f in REQUIRED_LABEL_FIELDS if f not in table.column_names]
-        if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}", str(path))
-    return table.to_pylist()
+    return read_parquet_records(path, LABELED_FILE, REQUIRED_LABEL_FIELDS, "gonerd label")

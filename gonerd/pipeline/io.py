@@ -55,23 +55,32 @@ def write_documents(docs: list[dict[str, Any]], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def read_documents(path: str | Path) -> list[dict[str, Any]]:
-    """Documents from a parquet file or a ``gonerd docs`` output directory, as dicts."""
+def read_parquet_records(path: str | Path, default_file: str, required: tuple[str, ...], made_by: str
+                         ) -> list[dict[str, Any]]:
+    """Rows of a parquet file (or of ``default_file`` in a directory) as dicts, checked for columns.
+
+    ``made_by`` names the command whose output directory is expected, for the error message.
+    """
     import pyarrow.parquet as pq
 
     path = Path(path)
     if path.is_dir():
-        path = path / DOCUMENTS_FILE
+        path = path / default_file
     if not path.is_file():
-        raise InputError("no documents parquet here (expected a file or a `gonerd docs` output dir)", str(path))
+        raise InputError(f"no {default_file} here (expected a parquet file or a `{made_by}` output dir)", str(path))
     try:
         table = pq.read_table(path)
     except Exception as e:  # pyarrow raises several unrelated types for a non-parquet file
         raise InputError(f"not a readable parquet file ({e})", str(path)) from e
-    missing = [f for f in ("id", "text") if f not in table.column_names]
-    if missing:
+    missing = [f for f in required if f not in table.column_names]
+    if missing and table.num_rows:
         raise InputError(f"missing column(s) {', '.join(missing)}", str(path))
     return table.to_pylist()
+
+
+def read_documents(path: str | Path) -> list[dict[str, Any]]:
+    """Documents from a parquet file or a ``gonerd docs`` output directory, as dicts."""
+    return read_parquet_records(path, DOCUMENTS_FILE, ("id", "text"), "gonerd docs")
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> None:
