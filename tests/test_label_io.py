@@ -85,7 +85,7 @@ def test_label_command_resumes_and_imports_corrections(tmp_path: Path, capsys: p
 
 def test_label_command_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["label", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
-    assert "no documents parquet" in capsys.readouterr().err
+    assert "no documents.parquet here" in capsys.readouterr().err
     write_documents(documents(1), tmp_path / "documents.parquet")
     assert main(["label", str(tmp_path), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "no_model")]) == 2
     assert "cannot load spaCy model" in capsys.readouterr().err

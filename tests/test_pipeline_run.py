@@ -90,7 +90,7 @@ def test_documents_load_with_datasets_and_declared_features(sample_run, tmp_path
 def test_read_documents_errors(tmp_path):
     from gonerd.errors import InputError
 
-    with pytest.raises(InputError, match="no documents parquet"):
+    with pytest.raises(InputError, match="no documents.parquet here"):
         read_documents(tmp_path)
     (tmp_path / "documents.parquet").write_text("not parquet")
     with pytest.raises(InputError, match="not a readable parquet"):
