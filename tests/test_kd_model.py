@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gonerd.errors import InputError
-from kd.model import repair_iob2, resolve_model_path
+from gonerd.conll import iob1_to_iob2
+from kd.model import resolve_model_path
 from kd.score import resolve_splits
 from kd.train import collate
 
@@ -22,9 +23,9 @@ def test_resolve_model_path_finds_weights_package_model_folder():
 
 
 def test_repair_iob2_starts_entities_at_stray_inside_tags():
-    assert repair_iob2(["I-PER", "I-PER", "O", "I-LOC", "B-ORG", "I-LOC"]) == \
+    assert iob1_to_iob2(["I-PER", "I-PER", "O", "I-LOC", "B-ORG", "I-LOC"]) == \
         ["B-PER", "I-PER", "O", "B-LOC", "B-ORG", "B-LOC"]
-    assert repair_iob2(["B-PER", "I-PER"]) == ["B-PER", "I-PER"]
+    assert iob1_to_iob2(["B-PER", "I-PER"]) == ["B-PER", "I-PER"]
 
 
 def test_collate_pads_ids_mask_and_labels():

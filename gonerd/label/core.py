@@ -26,12 +26,20 @@ def is_human(record: dict[str, Any]) -> bool:
 
 
 def build_labelers(nlp: spacy.language.Language, config: LabelConfig) -> list[Labeler]:
-    """The labelers of ``config`` in priority order: MISC rules (if on) first, then spaCy NER."""
+    """The labelers of ``config`` in priority order: MISC rules (if on) first, then the NER.
+
+    The NER is spaCy's, or the token-classification model ``config.ner_model`` when set.
+    """
     from gonerd.label.rules import MiscRules
     from gonerd.label.spacy_ner import SpacyNer
 
     labelers: list[Labeler] = [MiscRules(nlp.vocab)] if config.misc_rules else []
-    labelers.append(SpacyNer(nlp, config.entity_map))
+    if config.ner_model is None:
+        labelers.append(SpacyNer(nlp, config.entity_map))
+    else:
+        from kd.labeler import ModelLabeler
+
+        labelers.append(ModelLabeler(config.ner_model, types=config.ner_model_types))
     return labelers
 
 
