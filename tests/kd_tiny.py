@@ -91,3 +91,24 @@ def build_longformer_dir(path: Path, words: list[str], seed: int = 0) -> Path:
     LongformerForTokenClassification(config).save_pretrained(str(path))
     fast.save_pretrained(str(path))
     return path
+
+
+def build_bigbird_dir(path: Path, words: list[str], seed: int = 0) -> Path:
+    """Save a 2-layer BigBird (block-sparse configured, block size 4) with a tiny WordPiece tokenizer.
+
+    Inputs this short run with full attention: BigBird switches below its block-sparse minimum.
+    """
+    import torch
+    from transformers import BigBirdConfig, BigBirdForTokenClassification
+
+    torch.manual_seed(seed)
+    tok = build_tokenizer(words)
+    config = BigBirdConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=64, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
+                           attention_type="block_sparse", block_size=4, num_random_blocks=1,
+                           num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+                           label2id={l: i for i, l in enumerate(LABELS)})
+    path.mkdir(parents=True, exist_ok=True)
+    BigBirdForTokenClassification(config).save_pretrained(str(path))
+    tok.save_pretrained(str(path))
+    return path

@@ -98,6 +98,21 @@ def test_longformer_trains_on_whole_documents_in_windows(tmp_path):
     assert losses[-1] < 0.5 * losses[0] and summary["best_dev_f1"] > 0.5
 
 
+def test_bigbird_trains_on_whole_documents_in_windows(tmp_path):
+    from kd.config import NerDataConfig, NerTrainConfig
+    from kd.train import train_ner
+    from kd_tiny import build_bigbird_dir
+
+    model = build_bigbird_dir(tmp_path / "init", conll_words(TRAIN))
+    cfg = NerTrainConfig(model=str(model), output_dir=str(tmp_path / "run"),
+                         data=NerDataConfig(train=str(TRAIN), dev=str(TRAIN), unit="document"), max_length=24,
+                         stride=6, epochs=12, batch_size=2, learning_rate=3e-3, log_every=5, torch_threads=1)
+    summary = train_ner(cfg, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert summary["n_truncated_train"] == 0 and losses[-1] < 0.5 * losses[0] and summary["best_dev_f1"] > 0.5
+
+
 def test_cli_train_ner_reads_yaml_config_and_overrides(tmp_path, capsys):
     from gonerd.cli import main
 
