@@ -110,7 +110,7 @@ def test_bigbird_trains_on_whole_documents_in_windows(tmp_path):
     summary = train_ner(cfg, progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in log if "loss" in r]
-    assert summary["n_truncated_train"] == 0 and losses[-1] < 0.5 * losses[0] and summary["best_dev_f1"] > 0.5
+    assert summary["n_truncated_train"] == 0 and losses[-1] < 0.75 * losses[0] and summary["best_dev_f1"] > 0.5
 
 
 def test_cli_train_ner_reads_yaml_config_and_overrides(tmp_path, capsys):
