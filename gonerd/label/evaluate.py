@@ -63,22 +63,17 @@ def eval_conll(path: str | Path, nlp: spacy.language.Language, labelers: Sequenc
 
 def read_misc_gold(path: str | Path) -> list[dict[str, Any]]:
     """The MISC gold set: records with ``id``, ``text`` and ``spans`` (``start``, ``end``, ``label``, ``kind``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", str(path))
+    from gonerd.pipeline.io import iter_jsonl
+
     records = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            rec = json.loads(line)
-            for k, span in enumerate(rec.get("spans", [])):
-                if span.get("label") != "MISC" or span.get("kind") not in MISC_KINDS:
-                    raise InputError(f"expected label MISC and kind in {MISC_KINDS}", str(path), line=lineno,
-                                     field=f"spans[{k}]")
-                if not 0 <= span["start"] < span["end"] <= len(rec["text"]):
-                    raise InputError("offsets outside the text", str(path), line=lineno, field=f"spans[{k}]")
-            records.append(rec)
+    for lineno, rec in iter_jsonl(path):
+        for k, span in enumerate(rec.get("spans", [])):
+            if span.get("label") != "MISC" or span.get("kind") not in MISC_KINDS:
+                raise InputError(f"expected label MISC and kind in {MISC_KINDS}", str(path), line=lineno,
+                                 field=f"spans[{k}]")
+            if not 0 <= span["start"] < span["end"] <= len(rec["text"]):
+                raise InputError("offsets outside the text", str(path), line=lineno, field=f"spans[{k}]")
+        records.append(rec)
     return records
 
 

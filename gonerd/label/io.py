@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,21 +37,14 @@ def read_documents(path: str | Path) -> list[dict[str, Any]]:
         from gonerd.pipeline.io import read_documents as read_parquet_documents
 
         return read_parquet_documents(path)
-    if not path.is_file():
-        raise InputError("no such file", str(path))
+    from gonerd.pipeline.io import iter_jsonl
+
     docs = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON ({e.msg})", str(path), line=lineno) from e
-            for name in ("id", "text"):
-                if not isinstance(record.get(name), str):
-                    raise InputError("missing or not a string", str(path), line=lineno, field=name)
-            docs.append(record)
+    for lineno, record in iter_jsonl(path):
+        for name in ("id", "text"):
+            if not isinstance(record, dict) or not isinstance(record.get(name), str):
+                raise InputError("missing or not a string", str(path), line=lineno, field=name)
+        docs.append(record)
     return docs
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,20 @@ def read_parquet_records(path: str | Path, default_file: str, required: tuple[st
 def read_documents(path: str | Path) -> list[dict[str, Any]]:
     """Documents from a parquet file or a ``gonerd docs`` output directory, as dicts."""
     return read_parquet_records(path, DOCUMENTS_FILE, ("id", "text"), "gonerd docs")
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for each non-blank line of a JSONL file; bad JSON names file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", str(path))
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield lineno, json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"not valid JSON ({e.msg})", str(path), line=lineno) from e
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> None:
