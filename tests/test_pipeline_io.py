@@ -16,7 +16,7 @@ def test_iter_jsonl_gives_line_numbers_and_skips_blank_lines(tmp_path):
 def test_iter_jsonl_names_file_and_line_of_bad_json(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"ok": 1}\n{"broken": \n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"bad\.jsonl: line 2: not valid JSON"):
+    with pytest.raises(InputError, match=r"bad\.jsonl, line 2: not valid JSON"):
         list(iter_jsonl(path))
     with pytest.raises(InputError, match="no such file"):
         list(iter_jsonl(tmp_path / "missing.jsonl"))
