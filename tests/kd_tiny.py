@@ -9,6 +9,12 @@ from gonerd.schema import LABELS
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
+def label_kwargs() -> dict:
+    """Config keywords giving a token-classification head the GONERD tag set."""
+    return {"num_labels": len(LABELS), "id2label": dict(enumerate(LABELS)),
+            "label2id": {label: i for i, label in enumerate(LABELS)}}
+
+
 def build_tokenizer(words: list[str], vocab_size: int = 150):
     """A fast WordPiece tokenizer trained on ``words`` (small vocabulary, so words split into pieces)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -35,8 +41,7 @@ def build_model_dir(path: Path, words: list[str], *, head: bool = True, tokenize
     tok = build_tokenizer(words, vocab_size)
     config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
-                        num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-                        label2id={l: i for i, l in enumerate(LABELS)})
+                        **label_kwargs())
     model = BertForTokenClassification(config) if head else BertModel(config)
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(path))
@@ -85,8 +90,7 @@ def build_longformer_dir(path: Path, words: list[str], seed: int = 0) -> Path:
     config = LongformerConfig(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                               intermediate_size=64, max_position_embeddings=66, attention_window=8,
                               pad_token_id=fast.pad_token_id, bos_token_id=0, eos_token_id=2,
-                              num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-                              label2id={l: i for i, l in enumerate(LABELS)})
+                              **label_kwargs())
     path.mkdir(parents=True, exist_ok=True)
     LongformerForTokenClassification(config).save_pretrained(str(path))
     fast.save_pretrained(str(path))
@@ -106,8 +110,7 @@ def build_bigbird_dir(path: Path, words: list[str], seed: int = 0) -> Path:
     config = BigBirdConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                            intermediate_size=64, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
                            attention_type="block_sparse", block_size=4, num_random_blocks=1,
-                           num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-                           label2id={l: i for i, l in enumerate(LABELS)})
+                           **label_kwargs())
     path.mkdir(parents=True, exist_ok=True)
     BigBirdForTokenClassification(config).save_pretrained(str(path))
     tok.save_pretrained(str(path))
