@@ -38,10 +38,10 @@ def doj_texts(extracted) -> list[str]:
 
 def test_filter_document_records_passed_filters_and_first_failure(extracted):
     doc = extracted["readability:quanta-1"]
-    kept = filter_document(doc, PipelineConfig())
+    kept = filter_document(doc, build_filters(PipelineConfig().filters))
     assert kept["filters"] == [f.name for f in build_filters(FilterConfig())]
     assert kept["n_tokens"] == count_tokens(doc["text"]) > 1000
-    dropped = filter_document(extracted["readability:mercurial"], PipelineConfig())
+    dropped = filter_document(extracted["readability:mercurial"], build_filters(PipelineConfig().filters))
     assert (dropped["stage"], dropped["filter"], dropped["id"]) == ("filter:code", "code", "readability:mercurial")
     assert dropped["value"] > FilterConfig().max_code_line_ratio
 
@@ -166,6 +166,6 @@ def test_boilerplate_real_snippets_fail_articles_pass(page_entries, extracted):
 
 
 def test_default_filters_keep_all_real_documents_but_the_code_page(extracted):
-    dropped = {rid for rid, doc in extracted.items() if "stage" in filter_document(doc, PipelineConfig())}
+    dropped = {rid for rid, doc in extracted.items() if "stage" in filter_document(doc, build_filters(PipelineConfig().filters))}
     assert dropped == {"readability:mercurial"}
 

@@ -91,14 +91,15 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_filter(args: argparse.Namespace) -> int:
+    from gonerd.pipeline.filters import build_filters
     from gonerd.pipeline.io import read_documents
     from gonerd.pipeline.run import filter_document
 
-    config = load_pipeline_config(args)
+    filters = build_filters(load_pipeline_config(args).filters)
     docs = read_documents(args.documents)
     kept, exclusions = [], []
     for doc in docs:
-        item = filter_document(doc, config)
+        item = filter_document(doc, filters)
         if "stage" in item:
             exclusions.append(item)
         else:

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import pickle
+from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from itertools import islice
@@ -25,7 +26,7 @@ from gonerd.config import PipelineConfig
 from gonerd.pipeline.dedup import deduplicate, minhash_signature
 from gonerd.pipeline.executor import Executor, LocalExecutor
 from gonerd.pipeline.extract import extract_record
-from gonerd.pipeline.filters import build_filters, language_score
+from gonerd.pipeline.filters import Filter, build_filters, language_score
 from gonerd.pipeline.io import (DOCUMENTS_FILE, EXCLUSIONS_FILE, REPORT_FILE, REPORT_MD_FILE, atomic_write,
                                 write_documents, write_jsonl)
 from gonerd.pipeline.read import check_inputs, read_inputs
@@ -35,11 +36,11 @@ from gonerd.records import DOCUMENT_FIELDS, exclusion
 from gonerd.text import count_tokens
 
 
-def filter_document(doc: dict[str, Any], config: PipelineConfig) -> dict[str, Any]:
+def filter_document(doc: dict[str, Any], filters: list[Filter]) -> dict[str, Any]:
     """The document with ``n_tokens`` and ``filters`` set, or the exclusion of its first failed filter."""
     n_tokens = count_tokens(doc["text"])
     passed = []
-    for f in build_filters(config.filters):
+    for f in filters:
         verdict = f.check(doc["text"], n_tokens)
         if not verdict.passed:
             return exclusion(doc, f"filter:{f.name}", f.name, verdict.reason, verdict.value)
@@ -53,10 +54,11 @@ def process_records(records: list[dict[str, Any]], config: PipelineConfig) -> li
     Read-stage exclusions pass through, so the output keeps the input's order.
     """
     out = []
+    filters = build_filters(config.filters)
     for rec in records:
         item = rec if "stage" in rec else extract_record(rec, config.extract)
         if "stage" not in item:
-            item = filter_document(item, config)
+            item = filter_document(item, filters)
         if "stage" not in item:
             item["_signature"] = minhash_signature(item["text"], config.dedup)
         out.append(item)
@@ -74,10 +76,10 @@ def _process_shard(task: tuple[Path, list[dict[str, Any]] | None], config: Pipel
 
 def fingerprint(files: list[Path], config: PipelineConfig) -> str:
     """Hash of what the cached shards depend on: inputs (path, size, mtime), settings, version."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items()
+                if k in ("extract", "filters", "dedup", "shard_size")}
     h = hashlib.sha1(__version__.encode())
-    for name in ("extract", "filters", "dedup", "shard_size"):
-        h.update(json.dumps(dataclasses.asdict(config)[name] if name != "shard_size" else config.shard_size,
-                            sort_keys=True).encode())
+    h.update(json.dumps(settings, sort_keys=True).encode())
     for f in files:
         st = f.stat()
         h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
@@ -123,12 +125,13 @@ def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConf
             for item in items:
                 (exclusions if "stage" in item else docs).append(item)
 
-    counts = {"read": len(docs) + len(exclusions) - sum(e["stage"] == "read" for e in exclusions)}
-    counts["extract"] = counts["read"] - sum(e["stage"] == "extract" for e in exclusions)
-    left = counts["extract"]
-    for f in build_filters(config.filters):
-        left -= sum(e["stage"] == f"filter:{f.name}" for e in exclusions)
-        counts[f"filter:{f.name}"] = left
+    n_records = len(docs) + len(exclusions)
+    dropped_at = Counter(e["stage"] for e in exclusions)
+    counts: dict[str, int] = {}
+    left = n_records
+    for stage in ["read", "extract", *(f"filter:{f.name}" for f in build_filters(config.filters))]:
+        left -= dropped_at[stage]
+        counts[stage] = left
 
     signatures = [d.pop("_signature") for d in docs]
     docs, dropped, dedup_counts = deduplicate(docs, signatures, config.dedup)
@@ -141,12 +144,11 @@ def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConf
     report = {
         "inputs": [str(f) for f in files], "n_input_files": len(files), "config": dataclasses.asdict(config),
         "stages": [{"stage": s, "in": prev, "out": n}
-                   for (s, n), prev in zip(counts.items(), [None, *counts.values()])],
+                   for (s, n), prev in zip(counts.items(), [n_records, *counts.values()])],
         "exclusions_by_filter": _count_by(exclusions, "filter"), "sample": sample_report,
         "domains": _count_by(docs, "domain"),
         "n_documents": len(docs), "n_tokens": sum(d["n_tokens"] for d in docs),
     }
-    report["stages"][0]["in"] = counts["read"] + sum(e["stage"] == "read" for e in exclusions)
     write_documents(docs, out / DOCUMENTS_FILE)
     write_jsonl(exclusions, out / EXCLUSIONS_FILE)
     atomic_write(out / REPORT_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -155,8 +157,5 @@ def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConf
 
 
 def _count_by(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in rows:
-        name = str(r[key]) if r.get(key) is not None else "(none)"
-        counts[name] = counts.get(name, 0) + 1
+    counts = Counter(str(r[key]) if r.get(key) is not None else "(none)" for r in rows)
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
