@@ -93,6 +93,10 @@ def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedM
     finally:
         hf_logging.set_verbosity(verbosity)
     fresh = sorted(set(info.get("missing_keys", [])) | {k for k, *_ in info.get("mismatched_keys", [])})
+    if config.model_type == "nystromformer":
+        from kd.nystrom import patch_nystromformer
+
+        patch_nystromformer(model)  # the library's landmark attention breaks on padded batches
     return LoadedModel(model, tokenizer, labels, path, fresh)
 
 

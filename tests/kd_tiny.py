@@ -115,3 +115,20 @@ def build_bigbird_dir(path: Path, words: list[str], seed: int = 0) -> Path:
     BigBirdForTokenClassification(config).save_pretrained(str(path))
     tok.save_pretrained(str(path))
     return path
+
+
+def build_nystromformer_dir(path: Path, words: list[str], seed: int = 0) -> Path:
+    """Save a 2-layer Nyströmformer in landmark mode (4 landmarks, value convolution) with a tiny tokenizer."""
+    import torch
+    from transformers import NystromformerConfig, NystromformerForTokenClassification
+
+    torch.manual_seed(seed)
+    tok = build_tokenizer(words)
+    config = NystromformerConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=64, max_position_embeddings=66, num_landmarks=4,
+                                 segment_means_seq_len=16, conv_kernel_size=3, pad_token_id=tok.pad_token_id,
+                                 **label_kwargs())
+    path.mkdir(parents=True, exist_ok=True)
+    NystromformerForTokenClassification(config).save_pretrained(str(path))
+    tok.save_pretrained(str(path))
+    return path

@@ -127,3 +127,22 @@ def test_cli_train_ner_reads_yaml_config_and_overrides(tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["max_train_examples"] == 4
     assert main(["kd", "train-ner", "--config", str(cfg), "--set", "data.nope=1"]) == 2
     assert "unknown key 'nope'" in capsys.readouterr().err
+
+
+def test_nystromformer_trains_on_padded_batches_of_any_length(tmp_path):
+    from kd.config import NerDataConfig, NerTrainConfig
+    from kd.model import load_model
+    from kd.nystrom import MaskedNystromSelfAttention
+    from kd.train import train_ner
+    from kd_tiny import build_nystromformer_dir
+
+    model = build_nystromformer_dir(tmp_path / "init", conll_words(TRAIN))
+    cfg = NerTrainConfig(model=str(model), output_dir=str(tmp_path / "run"),
+                         data=NerDataConfig(train=str(TRAIN), dev=str(TRAIN)), max_length=24, stride=6,
+                         epochs=12, batch_size=2, learning_rate=3e-3, log_every=5, torch_threads=1)
+    summary = train_ner(cfg, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert losses[-1] < 0.75 * losses[0] and summary["best_dev_f1"] > 0.5
+    reloaded = load_model(tmp_path / "run" / "best")
+    assert any(isinstance(m, MaskedNystromSelfAttention) for m in reloaded.model.modules())
