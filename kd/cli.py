@@ -1,4 +1,5 @@
-"""``gonerd kd``: NER fine-tuning (``train-ner``), scoring (``eval``) and prediction (``predict``)."""
+"""``gonerd kd``: NER fine-tuning (``train-ner``), scoring (``eval``), prediction (``predict``) and
+efficient-attention conversion (``convert``)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,16 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from kd.lsg import convert_bert_to_lsg
+
+    out = convert_bert_to_lsg(args.model, args.output, max_length=args.max_length, block_size=args.block_size,
+                              sparse_block_size=args.sparse_block_size, sparsity_factor=args.sparsity_factor,
+                              sparsity_type=args.sparsity_type, num_global_tokens=args.num_global_tokens)
+    print(f"kd convert: {args.model} -> {out} (lsg, max length {args.max_length})", file=sys.stderr)
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=512, help="window size in sub-tokens, specials included")
     p.add_argument("--stride", type=int, default=128, help="overlap of consecutive windows in sub-tokens")
@@ -80,8 +91,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``kd`` and its subcommands ``train-ner``, ``eval`` and ``predict``."""
-    kd = subparsers.add_parser("kd", help="efficient NER students: train-ner, eval, predict")
+    """Add ``kd`` and its subcommands ``train-ner``, ``eval``, ``predict`` and ``convert``."""
+    kd = subparsers.add_parser("kd", help="efficient NER students: train-ner, eval, predict, convert")
     sub = kd.add_subparsers(dest="kd_command", required=True, metavar="KD_COMMAND")
 
     p = sub.add_parser("train-ner", help="fine-tune a token-classification model (accelerate; seeded)")
@@ -118,3 +129,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="jsonl", choices=("jsonl", "conll"))
     _common(p)
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("convert", help="copy a BERT checkpoint into an efficient-attention model (LSG)")
+    p.add_argument("--model", required=True, help="BERT model directory or weights package")
+    p.add_argument("--output", required=True, help="directory for the converted model and its tokenizer")
+    p.add_argument("--attention", default="lsg", choices=("lsg",), help="target attention")
+    p.add_argument("--max-length", type=int, default=4096, help="positions of the converted model (tiled)")
+    p.add_argument("--block-size", type=int, default=128, help="LSG local block size")
+    p.add_argument("--sparse-block-size", type=int, default=128, help="LSG sparse tokens on each side of a block")
+    p.add_argument("--sparsity-factor", type=int, default=2, help="LSG compression of the sparse context")
+    p.add_argument("--sparsity-type", default="pooling", choices=("pooling", "stride", "none"))
+    p.add_argument("--num-global-tokens", type=int, default=1)
+    p.set_defaults(func=_convert)

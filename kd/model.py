@@ -70,6 +70,8 @@ def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedM
     from transformers import AutoConfig, AutoModelForTokenClassification
     from transformers.utils import logging as hf_logging
 
+    import kd.lsg  # noqa: F401  (registers the lsg_bert model type with the Auto classes)
+
     path = resolve_model_path(name)
     if not (path / "config.json").is_file():
         raise InputError("model directory has no config.json", str(path), field="config")

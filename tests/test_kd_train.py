@@ -146,3 +146,19 @@ def test_nystromformer_trains_on_padded_batches_of_any_length(tmp_path):
     assert losses[-1] < 0.75 * losses[0] and summary["best_dev_f1"] > 0.5
     reloaded = load_model(tmp_path / "run" / "best")
     assert any(isinstance(m, MaskedNystromSelfAttention) for m in reloaded.model.modules())
+
+
+def test_lsg_converted_from_bert_trains_on_whole_documents(tmp_path):
+    from kd.config import NerDataConfig, NerTrainConfig
+    from kd.train import train_ner
+    from kd_tiny import build_lsg_dir
+
+    model = build_lsg_dir(tmp_path / "lsg", conll_words(TRAIN))
+    # 24-sub-token windows with 4-token blocks: the local/sparse/global path, not the short-input one
+    cfg = NerTrainConfig(model=str(model), output_dir=str(tmp_path / "run"),
+                         data=NerDataConfig(train=str(TRAIN), dev=str(TRAIN), unit="document"), max_length=24,
+                         stride=6, epochs=12, batch_size=2, learning_rate=3e-3, log_every=5, torch_threads=1)
+    summary = train_ner(cfg, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert summary["n_truncated_train"] == 0 and losses[-1] < 0.75 * losses[0] and summary["best_dev_f1"] > 0.5
