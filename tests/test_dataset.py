@@ -98,8 +98,8 @@ def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
 
     sample = Path(__file__).resolve().parents[1] / "gonerd" / "sample"
     out, cards = tmp_path / "build", tmp_path / "cards"
-    assert main(["build", str(sample / "html"), str(sample / "doj_releases.jsonl"), "--out", str(out),
-                 "--card-copy", str(cards), "--quiet"]) == 0
+    assert main(["build", str(sample / "pages.jsonl"), str(sample / "doj_releases.jsonl"), "--out", str(out),
+                 "--card-copy", str(cards), "--import-corrections", str(sample / "gold_test.conll"), "--quiet"]) == 0
     docs = read_documents(out / "documents")
     labeled = {r["id"]: r for r in read_labeled(out / "labeled")}
     dd = load_gonerd(out)
@@ -117,6 +117,10 @@ def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
     stats = json.loads((out / "stats" / "stats.json").read_text())["corpora"][0]
     assert stats["table1_lengths"]["count"] == len(docs)
     assert f"Table 1: mean {stats['table1_lengths']['mean']:.1f}" in capsys.readouterr().out
+    # the bundled hand labels cover exactly the seeded test split, and the card says so
+    assert set(dd["test"]["label_source"]) == {"human:gold"}
+    assert not any(src.startswith("human:") for s in ("train", "validation") for src in dd[s]["label_source"])
+    assert "expert-generated" in meta["annotations_creators"] and "`human:gold`: 6 documents" in card
 
 
 def test_split_ratios_are_honoured_and_checked():

@@ -146,3 +146,18 @@ def test_misc_scores_on_conll_texts(name: str, support: dict, ranges: dict) -> N
     for metric, (low, high) in ranges.items():
         assert low <= s["ALL"][metric] <= high, (metric, s["ALL"])
     assert s["age"]["recall"] >= 0.9
+
+
+def test_gonerd_gold_scores_all_four_types_on_the_bundled_hand_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    from gonerd.commands.eval_labels import run_eval_labels
+    from gonerd.config import LabelConfig
+
+    gold = Path(__file__).resolve().parents[1] / "gonerd" / "sample" / "gold_test.conll"
+    assert main(["eval-labels", "--no-conll", "--no-misc", "--gonerd-gold", str(gold)]) == 0
+    assert "Hand-labelled GONERD documents" in capsys.readouterr().out
+    result = run_eval_labels(LabelConfig(), None, None, gonerd_gold=gold)["gonerd_gold"]
+    scores = result["scores"]
+    assert result["documents"] == 6 and result["excluded_types"] == []
+    assert {t: scores[t]["support"] for t in ("PER", "ORG", "LOC", "MISC")} == {"PER": 43, "ORG": 83, "LOC": 49,
+                                                                                 "MISC": 3}
+    assert 0.55 <= scores["ALL"]["f1"] <= 0.70  # the pre-labeler's measured quality on GONERD text (0.617)

@@ -18,8 +18,13 @@ from gonerd.commands.docs import add_config_arguments, load_pipeline_config
 
 def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any = None, label_config: Any = None,
               build_config: Any = None, conll: list[Path] | None = None, eval_labels: Path | None = None,
-              card_copy: Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Run every stage into ``out``; returns a summary (documents, split sizes, Table 1, paths)."""
+              card_copy: Path | None = None, corrections: Path | None = None, annotator: str | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """Run every stage into ``out``; returns a summary (documents, split sizes, Table 1, paths).
+
+    ``corrections`` (span JSONL or CoNLL IOB2, see :mod:`gonerd.label.corrections`) replace the
+    pre-labels of the documents they name before the splits are written.
+    """
     from gonerd.card import FIGURE_PATH, write_card
     from gonerd.commands.label import run_label
     from gonerd.commands.stats import corpora_for
@@ -32,7 +37,7 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
     out = Path(out)
     build_config = build_config or BuildConfig()
     report = run_docs(inputs, out / "documents", pipeline_config, progress=progress)
-    labeled = run_label(out / "documents", out / "labeled", label_config or LabelConfig())
+    labeled = run_label(out / "documents", out / "labeled", label_config or LabelConfig(), corrections, annotator)
     dd = build_dataset(read_labeled(labeled["output"]), out, build_config)
     stats_paths = write_stats(corpora_for([out], list(conll or []), None), out / "stats",
                               thresholds=build_config.length_thresholds, top_domains=build_config.top_domains)
@@ -42,7 +47,7 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
         shutil.copyfile(card, card_copy / "README.md")
         shutil.copyfile(out / FIGURE_PATH, card_copy / FIGURE_PATH)
     stats = json.loads(stats_paths["json"].read_text(encoding="utf-8"))["corpora"][0]
-    return {"documents": report["n_documents"], "labeled": labeled["documents"],
+    return {"documents": report["n_documents"], "labeled": labeled["documents"], "human": labeled["human"],
             "splits": {s: len(ds) for s, ds in dd.items()}, "table1": stats["table1_lengths"],
             "card": str(card), "stats": str(stats_paths["markdown"]), "figure": str(stats_paths.get("figure"))}
 
@@ -58,9 +63,9 @@ def _cmd(args: argparse.Namespace) -> int:
     summary = run_build(args.inputs, args.out, pipeline_config=load_pipeline_config(args),
                         label_config=load_config(args.label_config, LabelConfig), build_config=build_config,
                         conll=args.conll, eval_labels=args.eval_labels, card_copy=args.card_copy,
-                        progress=not args.quiet)
+                        corrections=args.import_corrections, annotator=args.annotator, progress=not args.quiet)
     t1 = summary["table1"]
-    print(f"{summary['documents']} documents → splits {summary['splits']}")
+    print(f"{summary['documents']} documents ({summary['human']} hand-labelled) → splits {summary['splits']}")
     print("Table 1: " + ", ".join(f"{k} {t1[k]:.1f}" for k in ("mean", "std", "min", "25%", "50%", "75%", "max"))
           + f", >512 {t1['share > 512']:.1%}, >4096 {t1['share > 4096']:.1%}")
     print(f"card {summary['card']}; tables {summary['stats']}; figure {summary['figure']}")
@@ -79,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conll", nargs="+", type=Path, default=[], metavar="FILE",
                    help="CoNLL-2003 files to compare against in the tables and Figure 1")
     p.add_argument("--eval-labels", type=Path, metavar="JSON", help="label-quality JSON to report in the card")
+    p.add_argument("--import-corrections", type=Path, metavar="FILE",
+                   help="hand labels (span JSONL or CoNLL IOB2) replacing the pre-labels of the documents they name")
+    p.add_argument("--annotator", help="annotator name for corrections that do not name one")
     p.add_argument("--card-copy", type=Path, metavar="DIR", help="also copy the card and figure into DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_arguments(p)

@@ -21,9 +21,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
-                    misc_conll: tuple[Path, ...] = (), data_root: Path = SHARED_DATA) -> dict[str, Any]:
+                    misc_conll: tuple[Path, ...] = (), data_root: Path = SHARED_DATA,
+                    gonerd_gold: Path | None = None) -> dict[str, Any]:
     """Evaluate the labelers of ``config`` on a CoNLL file (``None`` skips), the MISC gold set
-    (``None`` skips) and MISC gold files over CoNLL texts (offsets into files under ``data_root``)."""
+    (``None`` skips), MISC gold files over CoNLL texts (offsets into files under ``data_root``) and
+    hand-labelled GONERD documents in CoNLL IOB2 (``gonerd_gold``; all four types scored)."""
     from gonerd.label import build_labelers, label_source
     from gonerd.label.evaluate import eval_conll, eval_misc, read_conll_misc_gold, read_misc_gold
     from gonerd.label.spacy_ner import load_pipeline
@@ -38,6 +40,8 @@ def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
     for path in misc_conll:
         gold = read_conll_misc_gold(path, data_root)
         result.setdefault("misc_conll", {})[path.name] = {"file": str(path), **eval_misc(gold, nlp, labelers)}
+    if gonerd_gold is not None:
+        result["gonerd_gold"] = eval_conll(gonerd_gold, nlp, labelers, exclude=())
     return result
 
 
@@ -55,6 +59,11 @@ def report_markdown(result: dict[str, Any]) -> str:
         m = result["misc"]
         parts.append(f"MISC gold `{m['file']}` ({m['documents']} texts; exact character spans)")
         parts.append(scores_table(m["scores"], "MISC kind"))
+    if "gonerd_gold" in result:
+        g = result["gonerd_gold"]
+        parts.append(f"Hand-labelled GONERD documents `{g['file']}` ({g['documents']} documents, {g['tokens']} tokens; "
+                     "entity-level strict IOB2, all four types)")
+        parts.append(scores_table(g["scores"], "type"))
     for name, m in result.get("misc_conll", {}).items():
         parts.append(f"MISC gold over CoNLL texts `{m['file']}` ({m['documents']} documents)")
         parts.append(scores_table(m["scores"], "MISC kind"))
@@ -76,10 +85,11 @@ def _cmd(args: argparse.Namespace) -> int:
         if not args.misc_conll and not SHARED_DATA.is_dir():
             print(f"MISC gold over CoNLL texts skipped: {SHARED_DATA} not found")
             misc_conll = ()
-    for path in (conll, misc, *misc_conll):
+    gonerd_gold = Path(args.gonerd_gold) if args.gonerd_gold else None
+    for path in (conll, misc, *misc_conll, gonerd_gold):
         if path is not None and not path.is_file():
             raise InputError("no such file (pass another path, or --no-conll / --no-misc)", str(path))
-    result = run_eval_labels(config, conll, misc, misc_conll)
+    result = run_eval_labels(config, conll, misc, misc_conll, gonerd_gold=gonerd_gold)
     print(report_markdown(result))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -96,6 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--misc-conll", nargs="+", metavar="FILE",
                    help="MISC gold over CoNLL texts of shared/data beside the repo (default: "
                         "tests/data/misc_conll_test[ab].jsonl; testa was used to refine the rules, testb is held out)")
+    p.add_argument("--gonerd-gold", metavar="FILE",
+                   help="hand-labelled GONERD documents, CoNLL IOB2 (e.g. gonerd/sample/gold_test.conll)")
     p.add_argument("--no-conll", action="store_true", help="skip the CoNLL evaluation")
     p.add_argument("--no-misc", action="store_true", help="skip both MISC evaluations")
     p.add_argument("--model", help="spaCy model name or path")
