@@ -149,11 +149,18 @@ class LsgSelfAttention(BertSelfAttention):
         keys.append(_blocks(k, block, 0.0))
         values.append(_blocks(v, block, 0.0))
         masks.append(_blocks(tvalid.unsqueeze(1).unsqueeze(-1), block, False).squeeze(-1))
-        heads = max(m.shape[1] for m in masks)
-        mask = torch.cat([m.expand(b, heads, n_blocks, -1) for m in masks], dim=-1).unsqueeze(-2)
-        blocked_query = query[:, :, g:].reshape(b, query.shape[1], n_blocks, block, -1)
-        context = sdpa(blocked_query, torch.cat(keys, dim=-2), torch.cat(values, dim=-2), attn_mask=mask,
-                       dropout_p=dropout).reshape(b, query.shape[1], t - g, -1)
+        heads, d = query.shape[1], query.shape[-1]
+        mask_heads = max(m.shape[1] for m in masks)
+        mask = torch.cat([m.expand(b, mask_heads, n_blocks, -1) for m in masks], dim=-1)
+
+        def by_block(x: torch.Tensor) -> torch.Tensor:
+            # (B, H, nb, n, d) -> (B * nb, H, n, d): 4-D inputs take PyTorch's fused CPU attention kernel
+            return x.transpose(1, 2).reshape(b * n_blocks, x.shape[1], x.shape[-2], x.shape[-1])
+
+        blocked_query = by_block(query[:, :, g:].reshape(b, heads, n_blocks, block, d))
+        context = sdpa(blocked_query, by_block(torch.cat(keys, dim=-2)), by_block(torch.cat(values, dim=-2)),
+                       attn_mask=by_block(mask.unsqueeze(-2)), dropout_p=dropout)
+        context = context.reshape(b, n_blocks, heads, block, d).transpose(1, 2).reshape(b, heads, t - g, d)
         context = torch.cat([global_context, context], dim=2)
         return context.transpose(1, 2).reshape(b, t, -1), None
 
