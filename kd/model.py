@@ -102,6 +102,25 @@ def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedM
     return LoadedModel(model, tokenizer, labels, path, fresh)
 
 
+def full_attention_note(config, max_length: int) -> str | None:
+    """A warning when every ``max_length`` window makes an efficient-attention model run full
+    attention (so the efficient path is neither trained nor measured); ``None`` otherwise."""
+    kind = config.model_type
+    if kind == "big_bird" and config.attention_type == "block_sparse":
+        # BigBird falls back to full attention up to (5 + 2 * random blocks) * block size tokens
+        limit = (5 + 2 * config.num_random_blocks) * config.block_size
+    elif kind == "lsg_bert":
+        limit = 2 * config.block_size  # as in the original: local blocks cover such inputs whole
+    elif kind == "nystromformer" and config.num_landmarks != config.segment_means_seq_len:
+        limit = config.num_landmarks  # as many landmarks as tokens: exact attention
+    else:
+        return None
+    if max_length > limit:
+        return None
+    return (f"{kind}: windows of {max_length} sub-tokens run full attention (its efficient path starts above "
+            f"{limit}); raise max_length to train and measure the efficient attention")
+
+
 @dataclass
 class Tagged:
     """Predicted IOB2 tags per sequence, plus how many sequences were truncated and words left unscored."""

@@ -19,7 +19,7 @@ from gonerd.errors import ConfigError
 from kd.config import NerTrainConfig
 from kd.data import NerExample, NerSplit, load_split
 from kd.evaluate import score
-from kd.model import LoadedModel, load_model, tag_sequences
+from kd.model import LoadedModel, full_attention_note, load_model, tag_sequences
 from kd.windows import content_offset, encode_words
 
 
@@ -149,6 +149,8 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
     if main:
         if loaded.fresh:
             accelerator.print(f"kd train-ner: initialised fresh (not in the checkpoint): {', '.join(loaded.fresh)}")
+        if note := full_attention_note(loaded.model.config, cfg.max_length):
+            accelerator.print(f"kd train-ner: note: {note}")
         accelerator.print(f"kd train-ner: {len(train.examples)} train examples -> {len(feats)} windows "
                           f"(n_truncated={n_trunc_train}); {len(dev.examples)} dev examples")
     pad_id = loaded.tokenizer.pad_token_id or 0

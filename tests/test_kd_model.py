@@ -40,3 +40,20 @@ def test_resolve_splits_files_named_pairs_and_dataset_splits(tmp_path):
     assert resolve_splits(str(DATA), ["kd_train.txt", f"x={DATA / 'kd_bad_label.txt'}"]) == [
         ("kd_train.txt", str(DATA / "kd_train.txt")), ("x", str(DATA / "kd_bad_label.txt"))]
     assert resolve_splits(str(tmp_path), None) == [("test", str(tmp_path))]
+
+
+def test_full_attention_note_names_models_whose_windows_skip_the_efficient_path():
+    from transformers import BertConfig, BigBirdConfig, NystromformerConfig
+
+    from kd.lsg import LsgBertConfig
+    from kd.model import full_attention_note
+
+    bigbird = BigBirdConfig(attention_type="block_sparse", block_size=64, num_random_blocks=3)
+    assert "above 704" in full_attention_note(bigbird, 512)
+    assert full_attention_note(bigbird, 1024) is None
+    assert full_attention_note(BigBirdConfig(attention_type="original_full"), 512) is None
+    assert "above 256" in full_attention_note(LsgBertConfig(block_size=128), 256)
+    assert full_attention_note(LsgBertConfig(block_size=128), 257) is None
+    assert full_attention_note(NystromformerConfig(num_landmarks=64, segment_means_seq_len=512), 64)
+    assert full_attention_note(NystromformerConfig(num_landmarks=64, segment_means_seq_len=512), 128) is None
+    assert full_attention_note(BertConfig(), 128) is None
