@@ -101,22 +101,20 @@ class LsgSelfAttention(BertSelfAttention):
         index = (torch.arange(length // f, device=key.device) * f).view(1, 1, -1)
         index = index + (torch.arange(h, device=key.device) % f).view(1, h, 1)
         gather = index.unsqueeze(-1).expand(b, h, -1, d)
-        return key.gather(2, gather), value.gather(2, gather), valid.unsqueeze(1).expand(b, h, -1).gather(2, index.expand(b, h, -1))
+        picked_valid = valid.unsqueeze(1).expand(b, h, -1).gather(2, index.expand(b, h, -1))
+        return key.gather(2, gather), value.gather(2, gather), picked_valid
 
     def _sparse_blocks(self, x: torch.Tensor, n_blocks: int, pad_value) -> torch.Tensor:
-        """For each block, the ``sparse_block_size`` compressed tokens just beyond each side of its window."""
+        """``(B, H, S, d)`` compressed tokens → ``(B, H, n_blocks, 2s, d)``: for each block, the
+        ``s = sparse_block_size`` compressed tokens just beyond each side of its local window."""
         step, s = self.block_size // self.sparsity_factor, self.sparse_block_size
         pad = step + s
-        x = nn.functional.pad(x.transpose(-1, -2), (pad, pad), value=pad_value).transpose(-1, -2) if x.dim() == 4 \
-            else nn.functional.pad(x, (pad, pad), value=pad_value)
+        x = nn.functional.pad(x, (0, 0, pad, pad), value=pad_value)
         start = torch.arange(n_blocks, device=x.device).unsqueeze(-1) * step + pad
         offsets = torch.cat([torch.arange(-step - s, -step, device=x.device),
                              torch.arange(2 * step, 2 * step + s, device=x.device)])
-        index = (start + offsets).reshape(-1)  # (n_blocks * 2s)
-        picked = x.index_select(2 if x.dim() == 4 else -1, index)
-        if x.dim() == 4:
-            return picked.view(*x.shape[:2], n_blocks, 2 * s, x.shape[-1])
-        return picked.view(*x.shape[:-1], n_blocks, 2 * s)
+        picked = x.index_select(2, (start + offsets).reshape(-1))
+        return picked.view(*x.shape[:2], n_blocks, 2 * s, x.shape[-1])
 
     def forward(self, hidden_states, attention_mask=None, past_key_values=None, **kwargs):
         b, t, _ = hidden_states.shape
@@ -145,7 +143,7 @@ class LsgSelfAttention(BertSelfAttention):
             sk, sv, svalid = self._sparse(k, v, tvalid)
             keys.append(self._sparse_blocks(sk, n_blocks, 0.0))
             values.append(self._sparse_blocks(sv, n_blocks, 0.0))
-            masks.append(self._sparse_blocks(svalid, n_blocks, False))
+            masks.append(self._sparse_blocks(svalid.unsqueeze(-1), n_blocks, False).squeeze(-1))
         keys.append(_blocks(k, block, 0.0))
         values.append(_blocks(v, block, 0.0))
         masks.append(_blocks(tvalid.unsqueeze(1).unsqueeze(-1), block, False).squeeze(-1))
