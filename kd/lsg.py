@@ -178,8 +178,12 @@ class LsgBertModel(BertModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 **kwargs) -> BaseModelOutputWithPoolingAndCrossAttentions:
-        if output_attentions or output_hidden_states:
-            raise ValueError("LsgBertModel does not return attentions or hidden states")
+        """BERT's outputs for the input tokens; ``hidden_states`` (embeddings, then each layer) also
+        cover the input tokens only, so they line up with a BERT teacher's for distillation."""
+        if output_attentions:
+            raise ValueError("LsgBertModel does not return attention weights (they are blockwise)")
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         hidden = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                                  inputs_embeds=inputs_embeds)
         b, t = hidden.shape[0], hidden.shape[1]
@@ -192,13 +196,17 @@ class LsgBertModel(BertModel):
         if pad:
             hidden = nn.functional.pad(hidden, (0, 0, 0, pad))
             valid = nn.functional.pad(valid, (0, pad), value=False)
+        states = [hidden[:, g:g + length]]
         for layer in self.encoder.layer:
             hidden = layer(hidden, valid)
+            states.append(hidden[:, g:g + length])
         if self.config.pool_with_global:
             hidden = torch.cat([hidden[:, :g], hidden[:, :1], hidden[:, g + 1:]], dim=1)  # [CLS] reads global 0
-        sequence = hidden[:, g:g + length]
+        sequence = states[-1] = hidden[:, g:g + length]
         pooled = self.pooler(sequence) if self.pooler is not None else None
-        return BaseModelOutputWithPoolingAndCrossAttentions(last_hidden_state=sequence, pooler_output=pooled)
+        return BaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=sequence, pooler_output=pooled,
+            hidden_states=tuple(states) if output_hidden_states else None)
 
 
 class LsgBertForTokenClassification(BertForTokenClassification):

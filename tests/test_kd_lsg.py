@@ -142,3 +142,19 @@ def test_cli_convert_writes_a_loadable_lsg_model(tmp_path):
     assert loaded.model.config.model_type == "lsg_bert" and loaded.model.config.sparsity_type == "stride"
     assert loaded.model.config.max_position_embeddings == 256
     assert loaded.fresh == ["classifier.bias", "classifier.weight"]  # a headless BERT gets a new head
+
+
+def test_hidden_states_cover_the_input_tokens_of_every_layer():
+    from kd.lsg import LsgBertForTokenClassification
+
+    torch.manual_seed(0)
+    model = LsgBertForTokenClassification(tiny_config("pooling")).eval()
+    ids = torch.randint(1, 100, (2, 19))
+    with torch.no_grad():
+        out = model(input_ids=ids, output_hidden_states=True)
+        plain = model(input_ids=ids)
+    assert len(out.hidden_states) == 3 and all(h.shape == (2, 19, 32) for h in out.hidden_states)
+    assert torch.equal(out.hidden_states[-1], model.bert(input_ids=ids).last_hidden_state)
+    assert plain.hidden_states is None and torch.allclose(out.logits, plain.logits)
+    with pytest.raises(ValueError, match="attention weights"):
+        model(input_ids=ids, output_attentions=True)
