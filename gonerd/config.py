@@ -176,6 +176,8 @@ class LabelConfig:
     # still tokenizes. Only ``ner_model_types`` are kept: a CoNLL model's MISC is not GONERD MISC.
     ner_model: str | None = None
     ner_model_types: list[str] = field(default_factory=lambda: ["PER", "ORG", "LOC"])
+    # spaCy's spans often open with an article ("the FBI"); GONERD and CoNLL leave it outside.
+    strip_articles: bool = True
     misc_rules: bool = True
     sentence_starts: bool = True
     batch_size: int = 32

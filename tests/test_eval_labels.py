@@ -9,6 +9,7 @@ import pytest
 import spacy
 
 from gonerd.cli import main
+from gonerd.config import LabelConfig
 from gonerd.errors import InputError
 from gonerd.label.evaluate import eval_conll, eval_misc, read_misc_gold, scores_table
 from label_pipeline import pipeline
@@ -80,15 +81,20 @@ def test_conll_snippet_scores_exclude_misc() -> None:
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_conll_testb_reproduces_the_known_baseline() -> None:
+def test_conll_testb_reproduces_the_known_baseline_and_article_stripping_lifts_it() -> None:
     if not TESTB.is_file():
         pytest.skip(f"CoNLL-2003 not found at {TESTB}")
+    from gonerd.label.spacy_ner import SpacyNer
+
     nlp, labelers = pipeline()
-    scores = eval_conll(TESTB, nlp, labelers)["scores"]
-    assert scores["ALL"]["support"] == 5648 - 702  # 5,648 test entities of which 702 MISC
-    assert 0.56 <= scores["ALL"]["f1"] <= 0.61
-    assert 0.62 <= scores["PER"]["f1"] <= 0.68 and 0.31 <= scores["ORG"]["f1"] <= 0.37
-    assert 0.71 <= scores["LOC"]["f1"] <= 0.77
+    entity_map = LabelConfig().entity_map
+    bare = eval_conll(TESTB, nlp, [SpacyNer(nlp, entity_map, strip_articles=False)])["scores"]
+    assert bare["ALL"]["support"] == 5648 - 702  # 5,648 test entities of which 702 MISC
+    assert 0.56 <= bare["ALL"]["f1"] <= 0.61  # plain spaCy mapped to PER/ORG/LOC: 0.586 (ENVIRONMENT.md)
+    assert 0.31 <= bare["ORG"]["f1"] <= 0.37 and 0.71 <= bare["LOC"]["f1"] <= 0.77
+    ours = eval_conll(TESTB, nlp, labelers)["scores"]
+    assert ours["ORG"]["f1"] > bare["ORG"]["f1"] + 0.03 and ours["ALL"]["f1"] > bare["ALL"]["f1"] + 0.01
+    assert ours["PER"]["f1"] == pytest.approx(bare["PER"]["f1"], abs=0.005)
 
 
 def test_cli_writes_tables_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,7 +156,6 @@ def test_misc_scores_on_conll_texts(name: str, support: dict, ranges: dict) -> N
 
 def test_gonerd_gold_scores_all_four_types_on_the_bundled_hand_labels(capsys: pytest.CaptureFixture[str]) -> None:
     from gonerd.commands.eval_labels import run_eval_labels
-    from gonerd.config import LabelConfig
 
     gold = Path(__file__).resolve().parents[1] / "gonerd" / "sample" / "gold_test.conll"
     assert main(["eval-labels", "--no-conll", "--no-misc", "--gonerd-gold", str(gold)]) == 0
@@ -160,4 +165,4 @@ def test_gonerd_gold_scores_all_four_types_on_the_bundled_hand_labels(capsys: py
     assert result["documents"] == 6 and result["excluded_types"] == []
     assert {t: scores[t]["support"] for t in ("PER", "ORG", "LOC", "MISC")} == {"PER": 43, "ORG": 83, "LOC": 49,
                                                                                  "MISC": 3}
-    assert 0.55 <= scores["ALL"]["f1"] <= 0.70  # the pre-labeler's measured quality on GONERD text (0.617)
+    assert 0.65 <= scores["ALL"]["f1"] <= 0.75  # the pre-labeler's measured quality on GONERD text (0.697)

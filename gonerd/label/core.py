@@ -35,7 +35,7 @@ def build_labelers(nlp: spacy.language.Language, config: LabelConfig) -> list[La
 
     labelers: list[Labeler] = [MiscRules(nlp.vocab)] if config.misc_rules else []
     if config.ner_model is None:
-        labelers.append(SpacyNer(nlp, config.entity_map))
+        labelers.append(SpacyNer(nlp, config.entity_map, strip_articles=config.strip_articles))
     else:
         from kd.labeler import ModelLabeler
 

