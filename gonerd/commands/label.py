@@ -2,10 +2,11 @@
 
 One document is one sequence of spaCy tokens (whitespace tokens included, so text = tokens + spaces).
 PER/ORG/LOC come from the spaCy pipeline through ``entity_map`` (default PERSON→PER, ORG→ORG,
-GPE/LOC/FAC→LOC; every other type is dropped — CoNLL-style MISC is not GONERD MISC). MISC (ages,
+GPE/LOC/FAC→LOC; every other type is dropped — CoNLL-style MISC is not GONERD MISC); a leading
+"the"/"a"/"an" is left outside their spans (``strip_articles``). MISC (ages,
 street addresses, phone numbers only) comes from token-pattern rules. Conflicts: the MISC rules
 have priority over the NER spans they overlap; within one labeler the longer span wins. Output is
-always strict IOB2; ``label_source`` records both sources (``spacy:<model>@<version>+rules:misc@<n>``).
+always strict IOB2; ``label_source`` records both sources (``spacy:<model>@<version>/no-articles+rules:misc@<n>``).
 
 Output: ``OUT/labeled.parquet`` (labeled-document records). While running, finished chunks are
 saved under ``OUT/parts/``; a re-run reuses every document already labeled with the same
