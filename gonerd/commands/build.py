@@ -74,6 +74,8 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``build`` subcommand."""
+    from gonerd.commands.label import add_corrections_arguments
+
     p = sub.add_parser("build", help="inputs → documents → labels → DatasetDict → stats → card (one command)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="input files or directories (HTML, WARC, JSONL), as for `gonerd docs`")
@@ -84,9 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conll", nargs="+", type=Path, default=[], metavar="FILE",
                    help="CoNLL-2003 files to compare against in the tables and Figure 1")
     p.add_argument("--eval-labels", type=Path, metavar="JSON", help="label-quality JSON to report in the card")
-    p.add_argument("--import-corrections", type=Path, metavar="FILE",
-                   help="hand labels (span JSONL or CoNLL IOB2) replacing the pre-labels of the documents they name")
-    p.add_argument("--annotator", help="annotator name for corrections that do not name one")
+    add_corrections_arguments(p)
     p.add_argument("--card-copy", type=Path, metavar="DIR", help="also copy the card and figure into DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_arguments(p)

@@ -100,6 +100,14 @@ def _cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_corrections_arguments(p: argparse.ArgumentParser) -> None:
+    """``--import-corrections`` and ``--annotator``, shared by ``label`` and ``build``."""
+    p.add_argument("--import-corrections", type=Path, metavar="FILE",
+                   help="hand-corrected labels (span JSONL or CoNLL IOB2) replacing the pre-labels of the "
+                        "documents they name (by id)")
+    p.add_argument("--annotator", help="annotator name for corrections that do not name one")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``label`` subcommand."""
     p = sub.add_parser("label", help="pre-label documents: spaCy NER (PER/ORG/LOC) + MISC rules",
@@ -111,7 +119,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="token-classification model dir (e.g. from `gonerd kd train-ner`) used instead of spaCy's "
                         "NER for PER/ORG/LOC; spaCy still tokenizes")
     p.add_argument("--config", help="TOML/YAML file with LabelConfig keys (model, entity_map, misc_rules, ...)")
-    p.add_argument("--import-corrections", type=Path, metavar="FILE",
-                   help="hand-corrected labels (span JSONL or CoNLL IOB2) replacing pre-labels by id")
-    p.add_argument("--annotator", help="annotator name for corrections that do not name one")
+    add_corrections_arguments(p)
     p.set_defaults(func=_cmd)
