@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from gonerd.label.merge import iob2_to_spans
 from kd.model import load_model, tag_sequences
-from kd.predict import tags_to_spans
 
 if TYPE_CHECKING:
     import spacy.tokens
@@ -38,4 +38,4 @@ class ModelLabeler:
             return []
         tags = tag_sequences(self._loaded, [[t.text for t in doc]], max_length=self.max_length, stride=self.stride,
                              batch_size=self.batch_size).tags[0]
-        return [s for s in tags_to_spans(tags) if s[2] in self.labels]
+        return [s for s in iob2_to_spans(tags) if s[2] in self.labels]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from gonerd.errors import InputError
+from gonerd.label.merge import iob2_to_spans, token_offsets
 from kd.model import LoadedModel, load_model, tag_sequences
 
 
@@ -24,18 +25,6 @@ class InputDoc:
     tokens: list[str]
     spaces: list[bool]
     sentence_starts: list[int] | None = None
-
-
-def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
-    """Token spans ``[start, end)`` with their type from a valid IOB2 tag sequence."""
-    spans, start, kind = [], None, None
-    for i, tag in enumerate([*tags, "O"]):
-        if start is not None and not (tag.startswith("I-") and tag[2:] == kind):
-            spans.append((start, i, kind))
-            start = None
-        if tag.startswith("B-") or (tag.startswith("I-") and start is None):
-            start, kind = i, tag[2:]
-    return spans
 
 
 def _tokenize(nlp, text: str) -> tuple[list[str], list[bool]]:
@@ -96,15 +85,15 @@ def _looks_like_conll(path: Path) -> bool:
 
 
 def document_record(doc: InputDoc, tags: list[str], source: str) -> dict:
-    """The labeled-document fields of one tagged document (character spans are token-snapped)."""
-    offsets, pos = [], 0
-    for tok, sp in zip(doc.tokens, doc.spaces):
-        offsets.append(pos)
-        pos += len(tok) + (1 if sp else 0)
-    spans = [{"start": offsets[s], "end": offsets[e - 1] + len(doc.tokens[e - 1]), "label": kind,
+    """The labeled-document fields of one tagged document (character spans are token-snapped).
+
+    ``tags`` must be strict IOB2, as :func:`kd.model.tag_sequences` returns them.
+    """
+    offsets = token_offsets(doc.tokens, doc.spaces)
+    spans = [{"start": offsets[s][0], "end": offsets[e - 1][1], "label": kind,
               "text": " ".join(doc.tokens[s:e]) if doc.sentence_starts is not None
               else "".join(t + (" " if sp else "") for t, sp in zip(doc.tokens[s:e], doc.spaces[s:e])).rstrip(),
-              "token_start": s, "token_end": e} for s, e, kind in tags_to_spans(tags)]
+              "token_start": s, "token_end": e} for s, e, kind in iob2_to_spans(tags)]
     return {"id": doc.id, "tokens": doc.tokens, "spaces": doc.spaces, "ner_tags": tags, "spans": spans,
             "label_source": source}
 

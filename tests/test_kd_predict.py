@@ -9,7 +9,8 @@ import pytest
 
 from gonerd.cli import main
 from gonerd.errors import InputError
-from kd.predict import read_inputs, tags_to_spans
+from gonerd.label.merge import iob2_to_spans
+from kd.predict import read_inputs
 from kd_tiny import train_tiny
 
 DATA = Path(__file__).parent / "data"
@@ -24,9 +25,9 @@ def model(tmp_path_factory):
     return out / "run" / "best"
 
 
-def test_tags_to_spans():
-    assert tags_to_spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC"]) == [(0, 2, "PER"), (3, 4, "LOC"), (4, 6, "LOC")]
-    assert tags_to_spans(["O", "O"]) == []
+def test_predicted_tags_map_to_spans_with_the_shared_iob2_reader():
+    assert iob2_to_spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC"]) == [(0, 2, "PER"), (3, 4, "LOC"), (4, 6, "LOC")]
+    assert iob2_to_spans(["O", "O"]) == []
 
 
 def test_predict_raw_text_gives_iob2_and_character_spans(model, tmp_path):
