@@ -8,28 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from gonerd.label.evaluate import entity_scores as score
 from gonerd.schema import ENTITY_TYPES
 
-
-def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
-          types: Sequence[str] = ENTITY_TYPES) -> dict[str, dict[str, float]]:
-    """Entity precision/recall/F1/support per type and ``ALL`` (micro), strict IOB2 matching."""
-    from seqeval.metrics import classification_report
-    from seqeval.scheme import IOB2
-
-    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred)):
-        raise ValueError("gold and predicted sequences differ in number or length")
-    report = classification_report([list(g) for g in gold], [list(p) for p in pred], mode="strict",
-                                   scheme=IOB2, output_dict=True, zero_division=0)
-    out: dict[str, dict[str, float]] = {}
-    for t in types:
-        r = report.get(t, {})
-        out[t] = {"precision": float(r.get("precision", 0.0)), "recall": float(r.get("recall", 0.0)),
-                  "f1": float(r.get("f1-score", 0.0)), "support": int(r.get("support", 0))}
-    micro = report.get("micro avg", {})
-    out["ALL"] = {"precision": float(micro.get("precision", 0.0)), "recall": float(micro.get("recall", 0.0)),
-                  "f1": float(micro.get("f1-score", 0.0)), "support": int(micro.get("support", 0))}
-    return out
+__all__ = ["markdown_table", "score"]
 
 
 def markdown_table(results: Sequence[dict[str, Any]], *, teacher: str | None = None,

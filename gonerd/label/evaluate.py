@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from gonerd.errors import InputError
 from gonerd.label.base import Labeler
 from gonerd.label.merge import resolve, spans_to_iob2
-from gonerd.schema import MISC_KINDS
+from gonerd.schema import ENTITY_TYPES, MISC_KINDS
 
 if TYPE_CHECKING:
     import spacy.language
@@ -37,11 +37,27 @@ def _without(tags: list[str], excluded: Sequence[str]) -> list[str]:
     return ["O" if t != "O" and t[2:] in excluded else t for t in tags]
 
 
+def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+                  types: Sequence[str] = ENTITY_TYPES) -> dict[str, dict[str, float]]:
+    """Entity precision/recall/F1/support per type in ``types`` and ``ALL`` (micro), seqeval strict IOB2."""
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred)):
+        raise ValueError("gold and predicted sequences differ in number or length")
+    report = classification_report([list(g) for g in gold], [list(p) for p in pred], mode="strict",
+                                   scheme=IOB2, output_dict=True, zero_division=0)
+    out: dict[str, dict[str, float]] = {}
+    for name, key in [*((t, t) for t in types), ("ALL", "micro avg")]:
+        r = report.get(key, {})
+        out[name] = {"precision": float(r.get("precision", 0.0)), "recall": float(r.get("recall", 0.0)),
+                     "f1": float(r.get("f1-score", 0.0)), "support": int(r.get("support", 0))}
+    return out
+
+
 def eval_conll(path: str | Path, nlp: spacy.language.Language, labelers: Sequence[Labeler],
                exclude: Sequence[str] = ("MISC",)) -> dict[str, Any]:
     """Entity-level strict IOB2 scores per type and ``ALL`` of ``labelers`` on a CoNLL file."""
-    from seqeval.metrics import classification_report
-    from seqeval.scheme import IOB2
     from spacy.tokens import Doc
 
     from gonerd.conll import read_conll
@@ -53,10 +69,8 @@ def eval_conll(path: str | Path, nlp: spacy.language.Language, labelers: Sequenc
         spans = resolve([lab.spans(doc) for lab in labelers], conll_doc.tokens)
         gold.append(_without(conll_doc.tags, exclude))
         pred.append(_without(spans_to_iob2(len(doc), spans), exclude))
-    report = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
-    scores = {k: {"precision": v["precision"], "recall": v["recall"], "f1": v["f1-score"], "support": int(v["support"])}
-              for k, v in report.items() if k not in ("macro avg", "weighted avg")}
-    scores["ALL"] = scores.pop("micro avg")
+    present = sorted({tag[2:] for seq in (*gold, *pred) for tag in seq if tag != "O"})
+    scores = entity_scores(gold, pred, present)
     return {"file": str(path), "documents": len(documents), "tokens": sum(len(g) for g in gold),
             "excluded_types": list(exclude), "scores": scores}
 
