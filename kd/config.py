@@ -51,3 +51,5 @@ class NerTrainConfig:
     log_every: int = 20
     torch_threads: int | None = None
     save_every_epoch: bool = True
+    # Besides <output_dir>/run.json, write the run record here too (e.g. bench/results/NAME_run.json).
+    record: str = ""

@@ -20,6 +20,7 @@ from kd.config import NerTrainConfig
 from kd.data import NerExample, NerSplit, load_split
 from kd.evaluate import score
 from kd.model import LoadedModel, full_attention_note, load_model, tag_sequences
+from kd.record import run_record, write_record
 from kd.windows import content_offset, encode_words
 
 
@@ -119,7 +120,8 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
     """Fine-tune ``cfg.model`` on ``cfg.data.train``, select by F1 on ``cfg.data.dev``; return a summary.
 
     Writes ``best/`` (model + tokenizer + ``kd_train.json``), ``last/`` (accelerate state for
-    resuming), ``metrics.jsonl`` and ``summary.json`` under ``cfg.output_dir``.
+    resuming), ``metrics.jsonl``, ``summary.json`` and the run record ``run.json`` (also to
+    ``cfg.record`` when set) under ``cfg.output_dir``.
     """
     import torch
     from accelerate import Accelerator
@@ -237,4 +239,6 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
                "train_seconds": round(time.time() - t_start, 1)}
     if main:
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        record = run_record(out.name, cfg, summary, log_path, num_processes=accelerator.num_processes)
+        write_record(record, out / "run.json", *([cfg.record] if cfg.record else []))
     return summary

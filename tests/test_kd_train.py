@@ -45,6 +45,20 @@ def test_run_records_fresh_head_best_checkpoint_and_summary(trained):
     assert load_model(out / "run" / "best").labels == LABELS
 
 
+def test_run_record_is_written_by_the_command(trained, tmp_path):
+    from kd.record import run_record
+
+    out, cfg, summary = trained
+    record = json.loads((out / "run" / "run.json").read_text())
+    assert record["config"]["seed"] == cfg.seed and record["train"]["steps"] == summary["steps"]
+    assert [r["epoch"] for r in record["dev_by_epoch"]] == list(range(1, 13))
+    assert max(r["f1"]["ALL"] for r in record["dev_by_epoch"]) == round(summary["best_dev_f1"], 4)
+    assert len(record["git"]["commit"]) == 40 and record["versions"]["torch"].startswith("2.13.0")
+    assert record["machine"]["num_processes"] == 1 and record["machine"]["cpu_count"] >= 1
+    again = run_record("x", cfg, summary, tmp_path / "missing.jsonl", argv=["kd", "train-ner"])
+    assert again["dev_by_epoch"] == [] and again["command"].endswith("kd train-ner")
+
+
 def test_rerun_resumes_after_the_last_finished_epoch(trained, capsys):
     from kd.train import train_ner
 
