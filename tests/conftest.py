@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,35 @@ DOJ = SAMPLE / "doj_releases.jsonl"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def in_ci() -> bool:
+    """True under ``CI=true``, where ``../shared`` is always present."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+def shared_missing(message: str) -> None:
+    """Stop a test whose shared data is absent: skip it, or fail it under ``CI=true`` (same message)."""
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Under ``CI=true`` a skipped ``shared`` test is a failure, whichever way it skipped
+    (``skipif`` marker, ``pytest.skip`` in its body or in a fixture): CI always has ``../shared``."""
+    report: pytest.TestReport = yield
+    if report.skipped and in_ci() and item.get_closest_marker("shared") is not None and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = reason.removeprefix("Skipped: ")
+    return report
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The shared data folder beside the repo; tests needing it skip where it is absent."""
+    """The shared data folder beside the repo; tests needing it skip where it is absent (fail under CI=true)."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        shared_missing(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 

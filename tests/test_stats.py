@@ -88,3 +88,52 @@ def test_stats_command_on_a_dataset_and_on_conll_files(tmp_path, capsys):
     assert stats["table9_tags"]["I-PER"]["count"] == 1 and (tmp_path / "c" / "figure1.png").is_file()
     assert main(["stats", str(conll)]) == 2
     assert "--out is required" in capsys.readouterr().err
+
+
+CONFTEST_PROBE = '''
+import pytest
+
+@pytest.mark.shared
+def test_fixture(shared_data):
+    pass
+
+@pytest.mark.shared
+@pytest.mark.skipif(True, reason="CoNLL-2003 files not found under somewhere")
+def test_marker():
+    pass
+
+@pytest.mark.shared
+def test_body():
+    pytest.skip("eng.testb not present")
+
+def test_unrelated_skip():
+    pytest.skip("not about shared data")
+'''
+
+
+@pytest.mark.parametrize("ci", [None, "true"])
+def test_missing_shared_data_skips_here_and_fails_under_ci(tmp_path, ci):
+    """The repo's conftest in a copy of the layout with no ``../shared``: skips, or under CI=true fails
+    with the same message — the paper-reproduction test above is such a test, so CI always runs it."""
+    import os
+    import subprocess
+    import sys
+
+    tests = tmp_path / "repo" / "tests"
+    tests.mkdir(parents=True)
+    (tests / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tests / "test_probe.py").write_text(CONFTEST_PROBE)
+    (tmp_path / "repo" / "pytest.ini").write_text("[pytest]\nmarkers =\n    shared: needs ../shared\n")
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": ci} if ci else {})
+    run = subprocess.run([sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "tests"],
+                         cwd=tmp_path / "repo", env=env, capture_output=True, text=True, timeout=120)
+    out = run.stdout
+    messages = [f"shared data not found at {tmp_path / 'shared' / 'data'}", "CoNLL-2003 files not found under somewhere",
+                "eng.testb not present"]
+    assert all(m in out for m in messages), out
+    if ci:
+        # a fixture or skipif that stops a test in setup shows as an error; both fail the run
+        assert "1 failed, 1 skipped, 2 errors" in out and run.returncode == 1, out
+        assert "not about shared data" in out
+    else:
+        assert "4 skipped" in out and run.returncode == 0, out
