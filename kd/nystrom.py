@@ -26,15 +26,15 @@ def key_padding_mask(attention_mask: torch.Tensor | None, batch: int, length: in
     """``(batch, length)`` booleans, True for real tokens, from the model's 2-D or 4-D (bool/additive) mask."""
     if attention_mask is None:
         return torch.ones((batch, length), dtype=torch.bool, device=device)
-    mask = attention_mask
-    if mask.dim() == 4:
-        # Padding-only masks are the same for every query row; row 0 is the keys' validity.
-        mask = mask[:, 0, 0, :]
+    if attention_mask.dim() == 2:
+        return attention_mask.bool()  # the user's 0/1 (or bool) mask
+    # Padding-only masks are the same for every query row; row 0 is the keys' validity.
+    mask = attention_mask[:, 0, 0, :]
     if mask.dtype == torch.bool:
         return mask
-    if mask.dim() == 2 and mask.max() <= 1 and mask.min() >= 0:
-        return mask > 0
-    return mask > torch.finfo(mask.dtype).min / 2  # additive: 0 keeps, a large negative drops
+    # Additive: 0 keeps, a large negative drops. Read by its form, never by its values: a batch
+    # without padding is all zeros, which a 0/1 reading would take for "drop every key".
+    return mask > torch.finfo(mask.dtype).min / 2
 
 
 def segment_weights(valid: torch.Tensor, num_landmarks: int) -> tuple[torch.Tensor, torch.Tensor]:

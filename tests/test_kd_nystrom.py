@@ -65,3 +65,45 @@ def test_key_padding_mask_reads_2d_bool_and_additive_4d_masks():
     for mask in (keep, keep.bool(), additive):
         assert key_padding_mask(mask, 1, 3, torch.device("cpu")).tolist() == [[True, True, False]]
     assert key_padding_mask(None, 2, 3, torch.device("cpu")).all()
+
+
+def _encoder_outputs(model, ids, mask):
+    """The patched model's encoder output for ``ids`` under the 4-D ``mask`` handed to every layer."""
+    with torch.no_grad():
+        embedded = model.nystromformer.embeddings(input_ids=ids)
+        return model.nystromformer.encoder(embedded, attention_mask=mask).last_hidden_state
+
+
+def test_all_zero_additive_4d_mask_keeps_every_key(model):
+    """A 4-D additive mask of zeros (no padding) means "attend to everything", as ``None`` does."""
+    from kd.nystrom import key_padding_mask, patch_nystromformer
+
+    patched = copy.deepcopy(model)
+    patch_nystromformer(patched)
+    ids = torch.randint(1, 100, (2, 16), generator=torch.Generator().manual_seed(3))
+    zeros = torch.zeros((2, 1, 16, 16))
+    assert key_padding_mask(zeros, 2, 16, torch.device("cpu")).all()
+    assert torch.allclose(_encoder_outputs(patched, ids, zeros), _encoder_outputs(patched, ids, None), atol=1e-6)
+
+
+def test_padded_additive_4d_mask_equals_the_library_mask_path(model):
+    """The eager additive mask transformers builds for a padded batch gives the model's own output."""
+    from transformers.masking_utils import create_bidirectional_mask
+
+    from kd.nystrom import patch_nystromformer
+
+    patched = copy.deepcopy(model)
+    patch_nystromformer(patched)
+    ids = torch.randint(1, 100, (2, 20), generator=torch.Generator().manual_seed(4))
+    ids[0, 13:] = 0
+    keep = (ids > 0).long()
+    config = copy.deepcopy(patched.config)
+    config._attn_implementation = "eager"
+    with torch.no_grad():
+        embedded = patched.nystromformer.embeddings(input_ids=ids)
+        additive = create_bidirectional_mask(config=config, inputs_embeds=embedded, attention_mask=keep)
+        expected = patched(input_ids=ids, attention_mask=keep, output_hidden_states=True).hidden_states[-1]
+    assert additive.dtype == torch.float32 and additive.min() < -1e30 and additive.max() == 0
+    got = _encoder_outputs(patched, ids, additive)
+    assert torch.allclose(got[0, :13], expected[0, :13], atol=1e-5)
+    assert torch.allclose(got[1], expected[1], atol=1e-5)
