@@ -95,6 +95,26 @@ def _tag_names(feature: Any) -> list[str] | None:
     return list(inner.names) if hasattr(inner, "names") else None
 
 
+PARQUET_LAYOUTS = ("{split}.parquet", "{split}-*.parquet", "data/{split}-*.parquet", "{split}/*.parquet")
+
+
+def parquet_files(path: Path, split: str) -> list[Path]:
+    """The parquet files of ``split`` under the folder ``path``, all from one of :data:`PARQUET_LAYOUTS`.
+
+    Raises :class:`InputError` when there are none, or when two layouts hold the split (reading
+    both would count every row twice), naming the files of each.
+    """
+    found = [files for layout in PARQUET_LAYOUTS if (files := sorted(path.glob(layout.format(split=split))))]
+    if not found:
+        raise InputError(f"no dataset for split {split!r} (expected save_to_disk output or "
+                         f"{split}.parquet / data/{split}-*.parquet)", str(path), field="split")
+    if len(found) > 1:
+        names = " and ".join(", ".join(str(f.relative_to(path)) for f in files) for files in found)
+        raise InputError(f"split {split!r} is stored in {len(found)} layouts: {names}; keep one", str(path),
+                         field="split")
+    return found[0]
+
+
 def _load_hf_split(path: Path, split: str):
     import datasets
 
@@ -106,14 +126,7 @@ def _load_hf_split(path: Path, split: str):
                 raise InputError(f"no split {split!r} (has: {', '.join(ds)})", str(path), field="split")
             return ds[split], str(path)
         return ds, str(path)
-    if path.is_file() and path.suffix == ".parquet":
-        files = [path]
-    else:
-        files = sorted(f for pattern in (f"{split}.parquet", f"{split}-*.parquet", f"data/{split}-*.parquet",
-                                         f"{split}/*.parquet") for f in path.glob(pattern))
-    if not files:
-        raise InputError(f"no dataset for split {split!r} (expected save_to_disk output or "
-                         f"{split}.parquet / data/{split}-*.parquet)", str(path), field="split")
+    files = [path] if path.is_file() and path.suffix == ".parquet" else parquet_files(path, split)
     return datasets.Dataset.from_parquet([str(f) for f in files], keep_in_memory=True), str(files[0])
 
 

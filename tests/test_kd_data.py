@@ -112,3 +112,16 @@ def test_checkpoint_without_head_gets_a_fresh_head(tmp_path):
     loaded = load_model(path, LABELS)
     assert set(loaded.fresh) == {"classifier.weight", "classifier.bias"}
     assert loaded.model.config.id2label[1] == "B-PER"
+
+
+def test_parquet_split_in_two_layouts_is_refused_naming_both(tmp_path):
+    ds = _dataset([("a", ["Maria", "went", "to", "Boston"], [1, 0, 0, 5])])
+    (tmp_path / "data").mkdir()
+    ds.to_parquet(str(tmp_path / "test.parquet"))
+    assert len(load_split(tmp_path, "test", labels=LABELS).examples) == 1
+    ds.to_parquet(str(tmp_path / "data" / "test-00000-of-00001.parquet"))
+    with pytest.raises(InputError, match=r"split 'test' is stored in 2 layouts: test\.parquet and "
+                                         r"data/test-00000-of-00001\.parquet"):
+        load_split(tmp_path, "test", labels=LABELS)
+    (tmp_path / "test.parquet").unlink()
+    assert len(load_split(tmp_path, "test", labels=LABELS).examples) == 1
