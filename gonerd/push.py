@@ -7,18 +7,30 @@ stops, unless ``overwrite_card`` is set, and leaves a merged proposal next to th
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gonerd.card import hand_written, merge_card
 from gonerd.dataset import DATA_DIR
-from gonerd.errors import GonerdError, InputError
+from gonerd.errors import ConfigError, GonerdError, InputError
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+# Seconds. A Hub that accepts the connection but never answers would otherwise hang the push forever
+# (huggingface_hub's client has no timeout); a commit of many shards can take the Hub tens of seconds.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+CONNECT_TIMEOUT_ENV = "GONERD_HUB_CONNECT_TIMEOUT"
+READ_TIMEOUT_ENV = "GONERD_HUB_TIMEOUT"
 EXTRA_FILES = ("stats/figure1.png", "stats/stats.json", "stats/stats.md")
 MERGED_CARD = "README.merged.md"
 
@@ -48,6 +60,64 @@ def plan_upload(dataset_dir: str | Path) -> list[UploadItem]:
 def resolve_endpoint(endpoint: str | None) -> str:
     """``endpoint``, else ``HF_ENDPOINT`` from the environment, else the public Hub."""
     return (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+@dataclass(frozen=True)
+class HubTimeouts:
+    """Seconds to wait for a connection to the Hub, and for each answer (read) once connected."""
+
+    connect: float
+    read: float
+
+
+def _seconds(value: float | str | None, env: str, default: float, name: str) -> float:
+    raw = value if value is not None else os.environ.get(env) or default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number of seconds, got {raw!r}") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ConfigError(f"{name}: must be a positive number of seconds, got {raw!r}")
+    return seconds
+
+
+def resolve_timeouts(connect: float | None = None, read: float | None = None) -> HubTimeouts:
+    """Timeouts from the arguments, else ``GONERD_HUB_CONNECT_TIMEOUT`` / ``GONERD_HUB_TIMEOUT``, else the
+    defaults (10 s / 60 s); a value that is not a positive number is a :class:`ConfigError` naming it."""
+    return HubTimeouts(
+        connect=_seconds(connect, CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT, f"--connect-timeout / {CONNECT_TIMEOUT_ENV}"),
+        read=_seconds(read, READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT, f"--timeout / {READ_TIMEOUT_ENV}"))
+
+
+@contextmanager
+def hub_api(endpoint: str | None = None, token: str | None = None, *, connect_timeout: float | None = None,
+            read_timeout: float | None = None) -> Iterator[HfApi]:
+    """An ``HfApi`` for the resolved endpoint (``api.endpoint``) whose HTTP client has connect/read timeouts.
+
+    Every Hub or network failure inside the ``with`` block — HTTP errors, refused connections,
+    timeouts — leaves it as a one-line :class:`GonerdError` naming the endpoint (and the timeout
+    that expired). Any command that talks to the Hub (``gonerd push``, a model push) goes through here.
+    """
+    import httpx2
+    from huggingface_hub import HfApi, set_client_factory
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.utils._http import default_client_factory
+
+    endpoint = resolve_endpoint(endpoint)
+    timeouts = resolve_timeouts(connect_timeout, read_timeout)
+
+    def client_factory() -> httpx2.Client:
+        client = default_client_factory()
+        client.timeout = httpx2.Timeout(timeouts.read, connect=timeouts.connect)
+        return client
+
+    set_client_factory(client_factory)
+    try:
+        yield HfApi(endpoint=endpoint, token=token)
+    except (HfHubHTTPError, httpx2.TransportError, OSError) as e:
+        raise _hub_error(e, endpoint, timeouts) from e
+    finally:
+        set_client_factory(default_client_factory)
 
 
 def _remote_card(api: Any, repo_id: str, revision: str | None) -> str | None:
@@ -88,10 +158,16 @@ def check_card(local: str, remote: str | None, dataset_dir: Path) -> None:
                       "README.md and push again, or pass --overwrite-card")
 
 
-def _hub_error(e: Exception, endpoint: str) -> GonerdError:
+def _hub_error(e: Exception, endpoint: str, timeouts: HubTimeouts) -> GonerdError:
     import httpx2
     from huggingface_hub.errors import HfHubHTTPError
 
+    if isinstance(e, httpx2.ConnectTimeout):
+        return GonerdError(f"cannot reach the Hub at {endpoint}: no connection within the {timeouts.connect:g} s "
+                           f"connect timeout (--connect-timeout, {CONNECT_TIMEOUT_ENV})")
+    if isinstance(e, httpx2.TimeoutException):
+        return GonerdError(f"the Hub at {endpoint} did not answer within the {timeouts.read:g} s timeout "
+                           f"(--timeout, {READ_TIMEOUT_ENV})")
     if isinstance(e, HfHubHTTPError) and e.response is not None:
         status = e.response.status_code
         if status == 401:
@@ -109,17 +185,16 @@ def _hub_error(e: Exception, endpoint: str) -> GonerdError:
 
 def push_dataset(dataset_dir: str | Path, repo_id: str, *, token: str | None = None, endpoint: str | None = None,
                  private: bool = False, revision: str | None = None, commit_message: str | None = None,
-                 overwrite_card: bool = False, dry_run: bool = False) -> dict[str, Any]:
+                 overwrite_card: bool = False, dry_run: bool = False, connect_timeout: float | None = None,
+                 read_timeout: float | None = None) -> dict[str, Any]:
     """Upload ``dataset_dir`` to the dataset repo ``repo_id`` in one commit; ``dry_run`` sends nothing.
 
-    ``token`` defaults to ``HF_TOKEN`` or the saved login; ``endpoint`` to ``HF_ENDPOINT``.
-    Returns ``{repo_id, endpoint, revision, files: [{path, size}], commit_url, commit_oid}``
-    (no commit fields on a dry run). Hub and network failures raise :class:`GonerdError` with a
-    one-line message.
+    ``token`` defaults to ``HF_TOKEN`` or the saved login; ``endpoint`` to ``HF_ENDPOINT``; the
+    timeouts as :func:`resolve_timeouts`. Returns ``{repo_id, endpoint, revision, files: [{path,
+    size}], commit_url, commit_oid}`` (no commit fields on a dry run). Hub and network failures raise
+    :class:`GonerdError` with a one-line message (:func:`hub_api`).
     """
-    import httpx2
-    from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub import CommitOperationAdd
 
     root = Path(dataset_dir)
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
@@ -130,9 +205,8 @@ def push_dataset(dataset_dir: str | Path, repo_id: str, *, token: str | None = N
                               "files": [{"path": i.path_in_repo, "size": i.size} for i in items]}
     if dry_run:
         return result
-    api = HfApi(endpoint=endpoint, token=token)
     local_card = (root / "README.md").read_text(encoding="utf-8")
-    try:
+    with hub_api(endpoint, token, connect_timeout=connect_timeout, read_timeout=read_timeout) as api:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         if revision and revision != "main":
             api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
@@ -142,7 +216,5 @@ def push_dataset(dataset_dir: str | Path, repo_id: str, *, token: str | None = N
         info = api.create_commit(
             repo_id, [CommitOperationAdd(i.path_in_repo, str(i.local_path)) for i in items], repo_type="dataset",
             revision=revision, commit_message=commit_message or f"Upload dataset ({n_shards} parquet shard(s), card)")
-    except (HfHubHTTPError, httpx2.TransportError, OSError) as e:
-        raise _hub_error(e, endpoint) from e
     result.update(commit_url=info.commit_url, commit_oid=info.oid)
     return result

@@ -116,3 +116,20 @@ def test_bad_inputs(tmp_path):
         plan_upload(tmp_path)
     with pytest.raises(GonerdError, match="OWNER/NAME"):
         push_dataset(tmp_path, "no-owner", dry_run=True)
+
+
+def test_hub_api_sets_timeouts_for_its_block_only_and_names_the_endpoint_on_errors(hub, monkeypatch):
+    from huggingface_hub.utils import get_session
+
+    from gonerd.push import hub_api
+
+    monkeypatch.setenv("GONERD_HUB_CONNECT_TIMEOUT", "3")
+    with hub_api(hub.url, TOKEN, read_timeout=7) as api:
+        assert api.endpoint == hub.url
+        timeout = get_session().timeout
+        assert (timeout.connect, timeout.read) == (3.0, 7.0)
+        api.create_repo(REPO, repo_type="dataset", exist_ok=True)
+    assert REPO in hub.repos and get_session().timeout.read is None  # huggingface_hub's own client again
+    with pytest.raises(GonerdError, match=rf"^authentication failed at {hub.url} \(HTTP 401\)"):
+        with hub_api(hub.url, "hf_wrong") as api:
+            api.create_repo("gonerd-team/other", repo_type="dataset")

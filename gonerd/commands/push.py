@@ -11,7 +11,8 @@ def _cmd(args: argparse.Namespace) -> int:
 
     result = push_dataset(args.dataset, args.repo_id, endpoint=args.endpoint, private=args.private,
                           revision=args.revision, commit_message=args.commit_message,
-                          overwrite_card=args.overwrite_card, dry_run=args.dry_run)
+                          overwrite_card=args.overwrite_card, dry_run=args.dry_run,
+                          connect_timeout=args.connect_timeout, read_timeout=args.timeout)
     total = sum(f["size"] for f in result["files"])
     verb = "would upload" if args.dry_run else "uploaded"
     print(f"{verb} {len(result['files'])} files ({total:,} bytes) to {result['endpoint']}/datasets/{args.repo_id} "
@@ -36,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--revision", help="branch to commit to (created if missing; default main)")
     p.add_argument("--commit-message", help="commit message")
     p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="seconds to wait for each answer from the Hub (default: GONERD_HUB_TIMEOUT or 60)")
+    p.add_argument("--connect-timeout", type=float, metavar="SECONDS",
+                   help="seconds to wait for a connection (default: GONERD_HUB_CONNECT_TIMEOUT or 10)")
     p.add_argument("--overwrite-card", action="store_true", help="replace the Hub card even if hand-edited there")
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     p.set_defaults(func=_cmd)
