@@ -8,8 +8,10 @@ are scored by token overlap; pages with snippet gold by the share of snippets fo
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -130,3 +132,15 @@ def evaluate(pages: list[GoldPage], extractor: Callable[[bytes, str | None], str
     """Run ``extractor(html, url) -> text`` on every page; summary plus per-page scores."""
     scores = [score_page(p, extractor(p.html, p.url) or "") for p in pages]
     return {"summary": summarize(scores), "pages": scores}
+
+
+def write_result(path: str | Path, manifest: str | Path, results: dict[str, dict[str, Any]],
+                 command: str) -> Path:
+    """Save an evaluation as JSON: the ``command`` that produced it, the date, the manifest (relative
+    to the working directory, so no machine path is recorded) and every system's summary and pages."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"command": command, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "manifest": Path(os.path.relpath(manifest)).as_posix(), "results": results}
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return path

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +83,9 @@ def test_eval_extract_command(tmp_path, page_entries, capsys):
     printed = capsys.readouterr().out
     assert "| trafilatura.extract (defaults) |" in printed and "| gonerd (" in printed
     saved = json.loads(out.read_text())
+    # the result names the command that made it, with no absolute path (it goes to bench/results/)
+    assert saved["command"] == f"gonerd eval-extract --pages {os.path.relpath(manifest)} --out {os.path.relpath(out)}"
+    assert not Path(saved["manifest"]).is_absolute() and saved["date"].endswith("+00:00")
     results = saved["results"]
     assert len(results) == 2 and all(len(r["pages"]) == 3 for r in results.values())
     ours = next(v for k, v in results.items() if k.startswith("gonerd"))["summary"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,20 @@ def _describe(config: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items())
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run, paths relative to the working directory."""
+    words = ["gonerd", "eval-extract"]
+    for flag, value in (("--pages", args.pages), ("--out", args.out), ("--config", args.config)):
+        if value is not None:
+            words += [flag, os.path.relpath(value)]
+    words += ["--grid"] * args.grid + [w for item in args.overrides for w in ("--set", item)]
+    return " ".join(map(shlex.quote, words))
+
+
 def _cmd(args: argparse.Namespace) -> int:
     from gonerd.commands.docs import load_pipeline_config
     from gonerd.errors import InputError
+    from gonerd.extract_eval import write_result
 
     manifest = args.pages or (SHARED_MANIFEST if SHARED_MANIFEST.is_file() else SAMPLE_MANIFEST)
     if not Path(manifest).is_file():
@@ -67,8 +79,7 @@ def _cmd(args: argparse.Namespace) -> int:
     print(f"Extraction quality on {manifest}\n")
     print(extraction_table(results))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"manifest": str(manifest), "results": results}, indent=1) + "\n")
+        write_result(args.out, manifest, results, _command_line(args))
         print(f"\nper-page scores in {args.out}")
     return 0
 
