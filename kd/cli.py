@@ -42,8 +42,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from kd.evaluate import markdown_table
-    from kd.score import evaluate_models
+    from kd.evaluate import evaluate_models, markdown_table
 
     results = evaluate_models(args.model, args.data, splits=args.split, unit=args.unit, max_length=args.max_length,
                               stride=args.stride, truncate=args.truncate, batch_size=args.batch_size,
@@ -72,7 +71,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from kd.lsg import convert_bert_to_lsg
+    from kd.convert import convert_bert_to_lsg
 
     out = convert_bert_to_lsg(args.model, args.output, max_length=args.max_length, block_size=args.block_size,
                               sparse_block_size=args.sparse_block_size, sparsity_factor=args.sparsity_factor,

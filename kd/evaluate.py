@@ -1,4 +1,5 @@
-"""Entity-level scoring (seqeval, strict IOB2) and the Table-6-style report of several models.
+"""``gonerd kd eval``: entity-level scoring (seqeval, strict IOB2) of trained models on dataset
+splits or CoNLL files, and the Table-6-style report of several models.
 
 Metrics JSON (the ``NER metrics`` contract): ``{"models": [{"model", "dataset", "max_length",
 "stride", "n_truncated", "splits": {split: {PER|ORG|LOC|MISC|ALL: {precision, recall, f1, support}}}}]}``.
@@ -6,12 +7,28 @@ Metrics JSON (the ``NER metrics`` contract): ``{"models": [{"model", "dataset", 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
+from gonerd.errors import InputError
 from gonerd.label.evaluate import entity_scores as score
 from gonerd.schema import ENTITY_TYPES
+from kd.data import NerSplit, load_split
+from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
 
-__all__ = ["markdown_table", "score"]
+__all__ = ["evaluate_models", "evaluate_split", "markdown_table", "resolve_splits", "score"]
+
+
+def evaluate_split(loaded: LoadedModel, split: NerSplit, *, max_length: int, stride: int, truncate: bool = False,
+                   batch_size: int = 64, progress: bool = False) -> dict[str, Any]:
+    """Score ``loaded`` on a split: per-type metrics plus ``n_truncated`` and the words left unscored."""
+    exs = split.examples
+    tagged = tag_sequences(loaded, [e.tokens for e in exs], targets=[e.target for e in exs], max_length=max_length,
+                           stride=stride, truncate=truncate, batch_size=batch_size, progress=progress)
+    gold = [e.tags[slice(*e.span)] for e in exs]
+    pred = [t[slice(*e.span)] for t, e in zip(tagged.tags, exs)]
+    return {"scores": score(gold, pred), "n_truncated": tagged.n_truncated, "n_lost_words": tagged.n_lost_words,
+            "n_windows": tagged.n_windows, "pred": pred}
 
 
 def markdown_table(results: Sequence[dict[str, Any]], *, teacher: str | None = None,
@@ -47,3 +64,53 @@ def markdown_table(results: Sequence[dict[str, Any]], *, teacher: str | None = N
                 cells.append(f"{100 * m['ALL']['f1'] / t['ALL']['f1']:.1f}" if ok else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def resolve_splits(data: str, splits: Sequence[str] | None) -> list[tuple[str, str]]:
+    """``(split name, source)`` pairs: ``NAME=FILE`` entries, files inside ``data`` or dataset splits."""
+    out = []
+    for s in splits or ["test"]:
+        name, sep, file = s.partition("=")
+        if sep:
+            out.append((name, file))
+        elif Path(data).is_dir() and (Path(data) / s).is_file() and not s.endswith(".parquet"):
+            out.append((s, str(Path(data) / s)))
+        else:
+            out.append((s, data))
+    return out
+
+
+def evaluate_models(models: Sequence[str], data: str, *, splits: Sequence[str] | None = None, unit: str = "sentence",
+                    max_length: int = 512, stride: int = 128, truncate: bool = False, batch_size: int = 32,
+                    names: Sequence[str] | None = None, torch_threads: int | None = None, progress: bool = False,
+                    limit: int | None = None) -> list[dict[str, Any]]:
+    """Metrics per model and split in the ``NER metrics`` contract (see :mod:`kd.evaluate`).
+
+    ``max_length`` is capped at what each model accepts; the value used is reported.
+    """
+    import torch
+
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    if names and len(names) != len(models):
+        raise InputError(f"{len(names)} --name value(s) for {len(models)} --model value(s)", field="name")
+    loaded_splits: dict[str, NerSplit] | None = None
+    results = []
+    for i, path in enumerate(models):
+        loaded = load_model(path)
+        if loaded_splits is None:
+            loaded_splits = {name: load_split(src, name, labels=loaded.labels, unit=unit, limit=limit)
+                             for name, src in resolve_splits(data, splits)}
+        length = min(max_length, model_max_length(loaded))
+        per_split, truncated = {}, {}
+        for name, split in loaded_splits.items():
+            ev = evaluate_split(loaded, split, max_length=length, stride=min(stride, length // 2), truncate=truncate,
+                                batch_size=batch_size, progress=progress)
+            per_split[name] = ev["scores"]
+            truncated[name] = ev["n_truncated"]
+        results.append({"model": names[i] if names else Path(path).name if Path(path).name != "best"
+                        else Path(path).parent.name, "path": str(loaded.path), "dataset": data,
+                        "unit": unit, "max_length": length, "stride": min(stride, length // 2),
+                        "n_truncated": sum(truncated.values()), "n_truncated_by_split": truncated,
+                        "splits": per_split})
+    return results

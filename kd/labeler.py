@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from gonerd.label.merge import iob2_to_spans
-from kd.model import load_model, tag_sequences
+from kd.model import load_model, model_max_length, tag_sequences
 
 if TYPE_CHECKING:
     import spacy.tokens
@@ -22,8 +22,6 @@ class ModelLabeler:
 
     def __init__(self, model_path: str | Path, *, max_length: int = 512, stride: int = 128, batch_size: int = 16,
                  types: Iterable[str] | None = None) -> None:
-        from kd.score import model_max_length
-
         self._loaded = load_model(model_path)
         self.max_length = min(max_length, model_max_length(self._loaded))
         self.stride = min(stride, self.max_length // 2)

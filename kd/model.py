@@ -102,6 +102,14 @@ def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedM
     return LoadedModel(model, tokenizer, labels, path, fresh)
 
 
+def model_max_length(loaded: LoadedModel) -> int:
+    """The longest input the model accepts, in sub-tokens (specials included)."""
+    n = getattr(loaded.tokenizer, "model_max_length", None)
+    if isinstance(n, int) and 0 < n < 1_000_000:
+        return n
+    return int(getattr(loaded.model.config, "max_position_embeddings", 512))
+
+
 def full_attention_note(config, max_length: int) -> str | None:
     """A warning when every ``max_length`` window makes an efficient-attention model run full
     attention (so the efficient path is neither trained nor measured); ``None`` otherwise."""

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from gonerd.errors import InputError
 from gonerd.label.merge import iob2_to_spans, token_offsets
-from kd.model import LoadedModel, load_model, tag_sequences
+from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
 
 
 @dataclass
@@ -114,8 +114,6 @@ def predict_command(model: str, input_path: str, output: str, *, fmt: str = "jso
                     progress: bool = False) -> int:
     """Tag ``input_path`` and write ``output`` (JSONL records or CoNLL ``token tag`` lines); return #documents."""
     import torch
-
-    from kd.score import model_max_length
 
     if torch_threads:
         torch.set_num_threads(torch_threads)

@@ -17,9 +17,9 @@ from typing import Any
 
 from gonerd.errors import ConfigError
 from kd.config import NerTrainConfig
-from kd.data import NerExample, NerSplit, load_split
-from kd.evaluate import score
-from kd.model import LoadedModel, full_attention_note, load_model, tag_sequences
+from kd.data import NerExample, load_split
+from kd.evaluate import evaluate_split
+from kd.model import LoadedModel, full_attention_note, load_model
 from kd.record import run_record, write_record
 from kd.windows import content_offset, encode_words
 
@@ -97,18 +97,6 @@ def collate(batch: list[dict[str, list[int]]], pad_id: int) -> dict[str, Any]:
         labels[r, :n] = torch.tensor(f["labels"])
         mask[r, :n] = 1
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
-def evaluate_split(loaded: LoadedModel, split: NerSplit, *, max_length: int, stride: int, truncate: bool = False,
-                   batch_size: int = 64, progress: bool = False) -> dict[str, Any]:
-    """Score ``loaded`` on a split: per-type metrics plus ``n_truncated`` and the words left unscored."""
-    exs = split.examples
-    tagged = tag_sequences(loaded, [e.tokens for e in exs], targets=[e.target for e in exs], max_length=max_length,
-                           stride=stride, truncate=truncate, batch_size=batch_size, progress=progress)
-    gold = [e.tags[slice(*e.span)] for e in exs]
-    pred = [t[slice(*e.span)] for t, e in zip(tagged.tags, exs)]
-    return {"scores": score(gold, pred), "n_truncated": tagged.n_truncated, "n_lost_words": tagged.n_lost_words,
-            "n_windows": tagged.n_windows, "pred": pred}
 
 
 def _log(path: Path, record: dict[str, Any]) -> None:

@@ -136,7 +136,7 @@ def build_nystromformer_dir(path: Path, words: list[str], seed: int = 0) -> Path
 
 def build_lsg_dir(path: Path, words: list[str], *, sparsity_type: str = "pooling", seed: int = 0) -> Path:
     """Convert a tiny BERT token classifier to LSG (block 4, 2 sparse tokens a side, factor 2, 128 positions)."""
-    from kd.lsg import convert_bert_to_lsg
+    from kd.convert import convert_bert_to_lsg
 
     bert = build_model_dir(path.parent / f"{path.name}-bert", words, seed=seed)
     return convert_bert_to_lsg(bert, path, max_length=128, block_size=4, sparse_block_size=2, sparsity_factor=2,

@@ -120,7 +120,7 @@ def test_conversion_copies_bert_tiles_positions_and_loads_as_token_classifier(tm
 
 def test_conversion_refuses_a_model_that_is_not_bert(tmp_path):
     from gonerd.errors import InputError
-    from kd.lsg import convert_bert_to_lsg
+    from kd.convert import convert_bert_to_lsg
     from kd_tiny import build_longformer_dir, conll_words
 
     longformer = build_longformer_dir(tmp_path / "lf", conll_words(TRAIN))

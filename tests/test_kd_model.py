@@ -9,7 +9,7 @@ import pytest
 from gonerd.errors import InputError
 from gonerd.conll import iob1_to_iob2
 from kd.model import resolve_model_path
-from kd.score import resolve_splits
+from kd.evaluate import resolve_splits
 from kd.train import collate
 
 DATA = Path(__file__).parent / "data"

@@ -10,7 +10,8 @@ import pytest
 from gonerd.schema import LABELS
 from kd.data import conll_examples
 from kd.model import load_model
-from kd.train import LengthGroupedBatches, evaluate_split, window_features
+from kd.evaluate import evaluate_split
+from kd.train import LengthGroupedBatches, window_features
 from kd_tiny import build_model_dir, conll_words, train_tiny
 
 DATA = Path(__file__).parent / "data"
