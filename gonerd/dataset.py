@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from gonerd.config import BuildConfig
 from gonerd.errors import ConfigError, InputError
+from gonerd.label.merge import is_whitespace
 from gonerd.schema import TAGS
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ def check_record(record: dict[str, Any], where: str) -> dict[str, Any]:
     if bad:
         raise InputError(f"unknown tag(s) {', '.join(map(repr, bad))} (known: {', '.join(TAGS)})", where,
                          field="ner_tags")
+    blank = next((i for i, t in enumerate(tokens) if is_whitespace(t)), None)
+    if blank is not None:
+        raise InputError(f"token {blank} is whitespace-only ({tokens[blank]!r}); tokens are words "
+                         "(relabel with `gonerd label`)", where, field="tokens")
     return {"id": str(record["id"]), "url": record.get("url"),
             "domain": record.get("domain") or UNKNOWN_DOMAIN, "tokens": tokens, "ner_tags": tags,
             "label_source": record.get("label_source") or "unknown"}

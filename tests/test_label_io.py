@@ -23,7 +23,7 @@ def documents(n: int = 6) -> list[dict]:
 
 
 def test_labeled_parquet_round_trip(tmp_path: Path) -> None:
-    records = [{**documents(1)[0], "tokens": ["A", "\n"], "spaces": [False, False], "ner_tags": ["B-PER", "O"],
+    records = [{**documents(1)[0], "tokens": ["A", "b"], "whitespace": ["\n", ""], "ner_tags": ["B-PER", "O"],
                 "spans": [{"start": 0, "end": 1, "label": "PER"}], "label_source": "human:x",
                 "sentence_starts": None, "extra": 3}]
     path = write_labeled(records, tmp_path / "out" / "l.parquet")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gonerd.conll import iob2_errors
-from gonerd.label.merge import char_spans, iob2_to_spans, resolve, spans_to_iob2, token_offsets, trim_span
+from gonerd.label.merge import (char_spans, iob2_to_spans, is_whitespace, record_offsets, resolve, spans_to_iob2,
+                                 token_offsets, token_span, trim_span, word_spans, words)
 
 TOKENS = ["Agents", "searched", "1600", "Pennsylvania", "Avenue", "NW", "\n\n", "in", "Washington", "."]
 
@@ -52,3 +53,17 @@ def test_char_offsets_follow_spaces() -> None:
     assert [text[a:b] for a, b in offsets] == tokens
     (span,) = char_spans([(1, 7, "MISC")], offsets)
     assert text[span["start"]:span["end"]] == "(202) 514-2000" and span["label"] == "MISC"
+
+
+def test_words_drop_whitespace_tokens_and_keep_the_text() -> None:
+    text = "\nIn  New\n\nYork .\n"
+    doc_tokens, starts = ["\n", "In", " ", "New", "\n\n", "York", ".", "\n"], [0, 1, 4, 5, 8, 10, 15, 16]
+    assert [text[s:s + len(t)] for t, s in zip(doc_tokens, starts)] == doc_tokens
+    tokens, whitespace, index = words(doc_tokens, starts, text)
+    assert (tokens, whitespace, index) == (["In", "New", "York", "."], ["  ", "\n\n", " ", "\n"], [1, 3, 5, 6])
+    assert word_spans([(3, 6, "LOC")], index) == [(1, 3, "LOC")]
+    record = {"text": text, "tokens": tokens, "whitespace": whitespace}
+    offsets = record_offsets(record)
+    assert [text[a:b] for a, b in offsets] == tokens and offsets == token_offsets(tokens, whitespace, start=1)
+    assert token_span(5, 14, offsets) == (1, 3) and token_span(6, 14, offsets) is None
+    assert is_whitespace("\u00a0\n") and not is_whitespace(" x ")

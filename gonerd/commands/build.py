@@ -37,7 +37,8 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
     out = Path(out)
     build_config = build_config or BuildConfig()
     report = run_docs(inputs, out / "documents", pipeline_config, progress=progress)
-    labeled = run_label(out / "documents", out / "labeled", label_config or LabelConfig(), corrections, annotator)
+    labeled = run_label(out / "documents", out / "labeled", label_config or LabelConfig(), corrections, annotator,
+                        progress=progress)
     dd = build_dataset(read_labeled(labeled["output"]), out, build_config)
     stats_paths = write_stats(corpora_for([out], list(conll or []), None), out / "stats",
                               thresholds=build_config.length_thresholds, top_domains=build_config.top_domains)

@@ -1,17 +1,20 @@
 """``gonerd label``: pre-label documents (spaCy NER + MISC rules), resumably; import hand corrections.
 
-One document is one sequence of spaCy tokens (whitespace tokens included, so text = tokens + spaces).
+One document is one sequence of words: spaCy's tokens without the whitespace-only ones, each with the
+whitespace that follows it (``whitespace``), so the text is reconstructable.
 PER/ORG/LOC come from the spaCy pipeline through ``entity_map`` (default PERSON→PER, ORG→ORG,
 GPE/LOC/FAC→LOC; every other type is dropped — CoNLL-style MISC is not GONERD MISC); a leading
 "the"/"a"/"an" is left outside their spans (``strip_articles``). MISC (ages,
 street addresses, phone numbers only) comes from token-pattern rules. Conflicts: the MISC rules
 have priority over the NER spans they overlap; within one labeler the longer span wins. Output is
-always strict IOB2; ``label_source`` records both sources (``spacy:<model>@<version>/no-articles+rules:misc@<n>``).
+always strict IOB2; ``label_source`` records both sources (``spacy:<model>@<version>/words/no-articles+rules:misc@<n>``).
 
 Output: ``OUT/labeled.parquet`` (labeled-document records). While running, finished chunks are
 saved under ``OUT/parts/``; a re-run reuses every document already labeled with the same
-``label_source`` and the same text (from the final file or the parts), and never touches documents
-labeled by a person (``label_source`` ``human:…``).
+``label_source`` and the same text (from the final file or the parts), and never overwrites labels
+made by a person (``label_source`` ``human:…``): when such a document's text changed, its spans are
+carried to the new text where that text is unchanged, and every span that cannot be carried is
+appended to ``OUT/conflicts.jsonl`` (``id``, ``span``, ``old_text``, ``reason``), which the summary names.
 """
 
 from __future__ import annotations
@@ -25,15 +28,28 @@ from pathlib import Path
 from typing import Any
 
 PARTS_DIR = "parts"
+CONFLICTS_FILE = "conflicts.jsonl"
 CHUNK_DOCS = 200
 
 
 def _previous(out: Path) -> dict[str, dict[str, Any]]:
-    from gonerd.label.io import LABELED_FILE, read_labeled
+    from gonerd.label.io import LABELED_FILE
+    from gonerd.pipeline.io import read_parquet_records
 
     files = [out / LABELED_FILE] if (out / LABELED_FILE).is_file() else []
     files += sorted((out / PARTS_DIR).glob("part-*.parquet"))
-    return {r["id"]: r for f in files for r in read_labeled(f)}
+    # only what carrying human labels needs: files of an older record layout are read too
+    return {r["id"]: r for f in files
+            for r in read_parquet_records(f, LABELED_FILE, ("id", "text", "spans", "label_source"), "gonerd label")}
+
+
+def _append_conflicts(path: Path, conflicts: list[dict[str, Any]]) -> None:
+    """Append ``conflicts`` to the JSONL file ``path`` (earlier runs' conflicts stay until a person removes them)."""
+    import json
+
+    if conflicts:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(c, ensure_ascii=False) + "\n" for c in conflicts)
 
 
 def _chunks(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -48,9 +64,15 @@ def _chunks(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[
 
 
 def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None = None,
-              annotator: str | None = None) -> dict[str, Any]:
-    """Label the documents at ``docs_path`` into ``out/labeled.parquet``; returns a summary dict."""
+              annotator: str | None = None, *, progress: bool = True) -> dict[str, Any]:
+    """Label the documents at ``docs_path`` into ``out/labeled.parquet``; returns a summary dict.
+
+    Human labels of a document whose text (or record layout) changed are carried over
+    (:func:`gonerd.label.carry.carry_human`); the spans that cannot be are appended to
+    ``out/conflicts.jsonl``, which the summary names.
+    """
     from gonerd.label import build_labelers, import_corrections, is_human, label_documents, label_source
+    from gonerd.label.carry import carry_human
     from gonerd.label.io import LABELED_FILE, read_documents, write_labeled
     from gonerd.label.spacy_ner import load_pipeline
 
@@ -62,16 +84,32 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
 
     def reusable(doc: dict[str, Any]) -> dict[str, Any] | None:
         old = previous.get(doc["id"])
-        if old is None or old["text"] != doc["text"]:
+        if old is None or old["text"] != doc["text"] or old.get("whitespace") is None:
             return None
         return old if is_human(old) or old["label_source"] == source else None
+
+    def carried(record: dict[str, Any]) -> dict[str, Any]:
+        old = previous.get(record["id"])
+        if old is None or not is_human(old):
+            return record
+        record, found = carry_human(old, record)
+        conflicts.extend(found)
+        return record
 
     done = {d["id"]: r for d in docs if (r := reusable(d)) is not None}
     todo = [d for d in docs if d["id"] not in done]
     parts = out / PARTS_DIR
     parts.mkdir(parents=True, exist_ok=True)
+    conflicts_path = out / CONFLICTS_FILE
+    conflicts: list[dict[str, Any]] = []
+    n_conflicts = 0
     first = len(list(parts.glob("part-*.parquet")))
-    for k, chunk in enumerate(_chunks(label_documents(todo, config, labelers, nlp=nlp), CHUNK_DOCS)):
+    labeled = label_documents(todo, config, labelers, nlp=nlp, progress=progress)
+    for k, chunk in enumerate(_chunks((carried(r) for r in labeled), CHUNK_DOCS)):
+        # conflicts first: a crash after this line repeats them on resume, but never loses one
+        _append_conflicts(conflicts_path, conflicts)
+        n_conflicts += len(conflicts)
+        conflicts.clear()
         write_labeled(chunk, parts / f"part-{first + k:05d}.parquet")
         done.update((r["id"], r) for r in chunk)
     records = [done[d["id"]] for d in docs]
@@ -83,6 +121,7 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
     return {"documents": len(records), "labeled": len(todo), "reused": len(docs) - len(todo),
             "human": sum(is_human(r) for r in records), "label_source": source,
             "tokens": sum(len(r["tokens"]) for r in records), "entities": dict(sorted(types.items())),
+            "conflicts": n_conflicts, **({"conflicts_file": str(conflicts_path)} if n_conflicts else {}),
             "output": str(out / LABELED_FILE)}
 
 

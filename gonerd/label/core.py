@@ -1,7 +1,14 @@
-"""Pre-labeling: run labelers over whole documents and build labeled-document records."""
+"""Pre-labeling: run labelers over whole documents and build labeled-document records.
+
+A labeled record (:data:`gonerd.records.LABELED_FIELDS`) holds the document's words: spaCy's tokens
+without whitespace-only ones, each with the whitespace that follows it (``whitespace``), so
+``text == leading whitespace + "".join(token + whitespace)``; spans that crossed a dropped
+whitespace token (an entity over a line break) stay one span.
+"""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +16,7 @@ from gonerd.conll import iob2_errors
 from gonerd.config import LabelConfig
 from gonerd.errors import ConfigError, InputError
 from gonerd.label.base import Labeler
-from gonerd.label.merge import char_spans, resolve, spans_to_iob2, token_offsets
+from gonerd.label.merge import char_spans, resolve, spans_to_iob2, word_spans, words
 from gonerd.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
@@ -17,7 +24,6 @@ if TYPE_CHECKING:
     import spacy.tokens
 
 HUMAN_PREFIX = "human:"
-LABEL_FIELDS = ("tokens", "spaces", "ner_tags", "spans", "label_source", "sentence_starts")
 
 
 def is_human(record: dict[str, Any]) -> bool:
@@ -66,19 +72,22 @@ def checked_spans(labeler: Labeler, doc: spacy.tokens.Doc) -> list[tuple[int, in
 
 
 def label_doc(doc: spacy.tokens.Doc, labelers: Sequence[Labeler]) -> dict[str, Any]:
-    """The label fields (tokens, spaces, ner_tags, spans, label_source, sentence_starts) of one doc."""
-    tokens = [t.text for t in doc]
-    spaces = [bool(t.whitespace_) for t in doc]
-    spans = resolve([checked_spans(lab, doc) for lab in labelers], tokens)
+    """The label fields (tokens, whitespace, ner_tags, spans, label_source, sentence_starts) of one doc."""
+    doc_tokens = [t.text for t in doc]
+    spans = resolve([checked_spans(lab, doc) for lab in labelers], doc_tokens)
+    tokens, whitespace, index = words(doc_tokens, [t.idx for t in doc], doc.text)
+    spans = word_spans(spans, index)
     tags = spans_to_iob2(len(tokens), spans)
     problems = iob2_errors(tags)
     if problems:  # resolve() guarantees validity; this guards the contract against future edits
         raise AssertionError(f"invalid IOB2 produced: {problems[:3]}")
-    fields = {"tokens": tokens, "spaces": spaces, "ner_tags": tags,
-              "spans": char_spans(spans, token_offsets(tokens, spaces)),
+    offsets = [(doc[i].idx, doc[i].idx + len(doc[i])) for i in index]
+    fields = {"tokens": tokens, "whitespace": whitespace, "ner_tags": tags, "spans": char_spans(spans, offsets),
               "label_source": label_source(labelers)}
     if doc.has_annotation("SENT_START"):
-        fields["sentence_starts"] = [s.start for s in doc.sents]
+        # a sentence opening on a whitespace token starts at the next word
+        starts = {bisect_left(index, s.start) for s in doc.sents}
+        fields["sentence_starts"] = sorted(s for s in starts if s < len(tokens))
     else:
         fields["sentence_starts"] = None
     return fields

@@ -6,9 +6,9 @@ Two formats:
   ``{"id": ..., "spans": [{"start": 0, "end": 5, "label": "PER"}, ...], "annotator": "alice"}``
   with character offsets into the document's ``text``; each offset must fall on a token boundary.
 * **CoNLL IOB2** (any other suffix): ``-DOCSTART- <id> [<annotator>]`` starts a document, then one
-  ``token tag`` line per non-whitespace token (blank lines between sentences are allowed). The
-  tokens must equal the record's tokens with whitespace tokens left out; :func:`export_conll`
-  writes this format.
+  ``token tag`` line per word (blank lines between sentences are allowed). The tokens must equal
+  the record's tokens (its words: whitespace is never a token); :func:`export_conll` writes this
+  format.
 
 A corrected record gets ``label_source = "human:<annotator>"``, so later ``gonerd label`` runs pass
 it through unchanged. Every problem raises :class:`InputError` naming the file and line.
@@ -24,12 +24,12 @@ from typing import Any
 from gonerd.conll import DOCSTART
 from gonerd.errors import InputError
 from gonerd.label.core import HUMAN_PREFIX
-from gonerd.label.merge import char_spans, iob2_to_spans, spans_to_iob2, token_offsets
+from gonerd.label.merge import char_spans, iob2_to_spans, record_offsets, spans_to_iob2, token_span
 from gonerd.schema import ENTITY_TYPES, LABELS
 
 
 def _relabeled(record: dict[str, Any], spans: list[tuple[int, int, str]], annotator: str) -> dict[str, Any]:
-    offsets = token_offsets(record["tokens"], record["spaces"])
+    offsets = record_offsets(record)
     return {**record, "ner_tags": spans_to_iob2(len(record["tokens"]), spans),
             "spans": char_spans(spans, offsets), "label_source": f"{HUMAN_PREFIX}{annotator}"}
 
@@ -53,9 +53,7 @@ def _jsonl_corrections(path: Path, by_id: dict[str, dict], default_annotator: st
                 raise InputError("no annotator (give one per line or as an option)", **where, field="annotator")
             if "text" in row and row["text"] != record["text"]:
                 raise InputError("text differs from the labeled document's text", **where, field="text")
-            offsets = token_offsets(record["tokens"], record["spaces"])
-            starts = {s: i for i, (s, _) in enumerate(offsets)}
-            ends = {e: i + 1 for i, (_, e) in enumerate(offsets)}
+            offsets = record_offsets(record)
             spans, taken = [], set()
             for k, span in enumerate(row.get("spans") or []):
                 field = f"spans[{k}]"
@@ -65,14 +63,15 @@ def _jsonl_corrections(path: Path, by_id: dict[str, dict], default_annotator: st
                 if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(record["text"])):
                     raise InputError(f"offsets {start!r}-{end!r} outside the text (length {len(record['text'])})",
                                      **where, field=field)
-                if start not in starts or end not in ends:
+                words = token_span(start, end, offsets)
+                if words is None:
                     raise InputError(f"offsets {start}-{end} ({record['text'][start:end]!r}) are not on token boundaries",
                                      **where, field=field)
-                tokens = set(range(starts[start], ends[end]))
+                tokens = set(range(*words))
                 if tokens & taken:
                     raise InputError(f"span {start}-{end} overlaps another span", **where, field=field)
                 taken |= tokens
-                spans.append((starts[start], ends[end], label))
+                spans.append((*words, label))
             out[record["id"]] = _relabeled(record, sorted(spans), annotator)
     return out
 
@@ -105,21 +104,17 @@ def _conll_corrections(path: Path, by_id: dict[str, dict], default_annotator: st
         if not annotator:
             raise InputError("no annotator (third column of the -DOCSTART- line, or as an option)",
                              str(path), line=lineno)
-        positions = [i for i, t in enumerate(record["tokens"]) if t.strip()]
-        if len(rows) != len(positions):
-            raise InputError(f"document {doc_id!r} has {len(positions)} tokens, the file gives {len(rows)}",
+        if len(rows) != len(record["tokens"]):
+            raise InputError(f"document {doc_id!r} has {len(record['tokens'])} tokens, the file gives {len(rows)}",
                              str(path), line=lineno)
         prev = "O"
-        for pos, (row_line, token, tag) in zip(positions, rows):
-            if token != record["tokens"][pos]:
-                raise InputError(f"token {token!r} differs from the document's {record['tokens'][pos]!r}",
-                                 str(path), line=row_line)
+        for (row_line, token, tag), own in zip(rows, record["tokens"]):
+            if token != own:
+                raise InputError(f"token {token!r} differs from the document's {own!r}", str(path), line=row_line)
             if tag.startswith("I-") and prev[2:] != tag[2:]:
                 raise InputError(f"not strict IOB2: {tag!r} follows {prev!r}", str(path), line=row_line)
             prev = tag
-        # spans index non-whitespace tokens; map them back, so whitespace inside an entity is I-
-        spans = [(positions[s], positions[e - 1] + 1, label) for s, e, label in iob2_to_spans([r[2] for r in rows])]
-        out[doc_id] = _relabeled(record, spans, annotator)
+        out[doc_id] = _relabeled(record, iob2_to_spans([r[2] for r in rows]), annotator)
     return out
 
 
@@ -142,7 +137,7 @@ def import_corrections(records: Sequence[dict[str, Any]], path: str | Path,
 def export_conll(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
     """Write records as CoNLL IOB2 for hand correction (the format :func:`import_corrections` reads).
 
-    Whitespace tokens are left out; a blank line separates sentences when ``sentence_starts`` is known.
+    A blank line separates sentences when ``sentence_starts`` is known.
     """
     path = Path(path)
     lines: list[str] = []
@@ -152,8 +147,7 @@ def export_conll(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
         for i, (token, tag) in enumerate(zip(r["tokens"], r["ner_tags"], strict=True)):
             if i in starts and i and lines[-1]:
                 lines.append("")
-            if token.strip():
-                lines.append(f"{token} {tag}")
+            lines.append(f"{token} {tag}")
         lines.append("")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -10,7 +10,7 @@ from typing import Any
 from gonerd.errors import InputError
 
 LABELED_FILE = "labeled.parquet"
-REQUIRED_LABEL_FIELDS = ("id", "text", "tokens", "spaces", "ner_tags", "spans", "label_source")
+REQUIRED_LABEL_FIELDS = ("id", "text", "tokens", "whitespace", "ner_tags", "spans", "label_source")
 
 
 def _arrow_types() -> dict[str, Any]:
@@ -21,7 +21,7 @@ def _arrow_types() -> dict[str, Any]:
         "id": pa.string(), "url": pa.string(), "domain": pa.string(), "source": pa.string(),
         "fetched_at": pa.string(), "title": pa.string(), "author": pa.string(), "date": pa.string(),
         "text": pa.string(), "n_tokens": pa.int32(), "filters": pa.list_(pa.string()),
-        "tokens": pa.list_(pa.string()), "spaces": pa.list_(pa.bool_()), "ner_tags": pa.list_(pa.string()),
+        "tokens": pa.list_(pa.string()), "whitespace": pa.list_(pa.string()), "ner_tags": pa.list_(pa.string()),
         "spans": pa.list_(span), "label_source": pa.string(), "sentence_starts": pa.list_(pa.int32()),
     }
 

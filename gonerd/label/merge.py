@@ -7,6 +7,10 @@ dropped. So a MISC rule span wins over any model span it overlaps ("1600 Pennsyl
 MISC even though the NER model calls "Pennsylvania Avenue NW" a facility), and within one labeler
 the longest span wins. Whitespace tokens at span edges are trimmed first, so entities never start
 or end on a newline token. The result always converts to valid strict IOB2.
+
+Labelers see spaCy's tokens, whitespace tokens (``"\n\n"``) included; a labeled record keeps only
+the words (:func:`words`), each with the whitespace that follows it, so the text stays
+reconstructable and an entity that crosses a line break stays one span.
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ from collections.abc import Sequence
 from gonerd.label.base import Span
 
 
+def is_whitespace(token: str) -> bool:
+    """True for a whitespace-only token (spaCy's ``"\n\n"``, ``" "``), which is never a word of a record."""
+    return not token.strip()
+
+
 def trim_span(span: Span, tokens: Sequence[str]) -> Span | None:
     """``span`` without leading/trailing whitespace tokens; ``None`` when nothing is left."""
     start, end, label = span
-    while start < end and not tokens[start].strip():
+    while start < end and is_whitespace(tokens[start]):
         start += 1
-    while end > start and not tokens[end - 1].strip():
+    while end > start and is_whitespace(tokens[end - 1]):
         end -= 1
     return (start, end, label) if start < end else None
 
@@ -66,13 +75,61 @@ def iob2_to_spans(tags: Sequence[str]) -> list[Span]:
     return spans
 
 
-def token_offsets(tokens: Sequence[str], spaces: Sequence[bool]) -> list[tuple[int, int]]:
-    """Character ``(start, end)`` of each token in ``''.join(t + ' ' * s)``."""
-    offsets, pos = [], 0
-    for tok, space in zip(tokens, spaces, strict=True):
+def token_offsets(tokens: Sequence[str], whitespace: Sequence[str] | Sequence[bool], start: int = 0
+                  ) -> list[tuple[int, int]]:
+    """Character ``(start, end)`` of each token in ``lead + ''.join(t + w)``, where ``len(lead) == start``.
+
+    ``whitespace`` is what follows each token: a string (a labeled record's ``whitespace``), or a
+    bool for one space (spaCy's ``whitespace_`` flag).
+    """
+    offsets, pos = [], start
+    for tok, after in zip(tokens, whitespace, strict=True):
         offsets.append((pos, pos + len(tok)))
-        pos += len(tok) + bool(space)
+        pos += len(tok) + (len(after) if isinstance(after, str) else bool(after))
     return offsets
+
+
+def words(doc_tokens: Sequence[str], starts: Sequence[int], text: str) -> tuple[list[str], list[str], list[int]]:
+    """The words of a tokenized ``text``: ``(tokens, whitespace, index)``.
+
+    ``doc_tokens`` start at character ``starts`` of ``text`` (spaCy's ``token.text``, ``token.idx``).
+    ``tokens`` are the ones that are not whitespace-only, ``whitespace[i]`` is the text between word
+    ``i`` and the next word (or the end of ``text``), and ``index[i]`` is word ``i``'s position in
+    ``doc_tokens``.
+    """
+    index = [i for i, tok in enumerate(doc_tokens) if not is_whitespace(tok)]
+    tokens = [doc_tokens[i] for i in index]
+    ends = [starts[i] + len(doc_tokens[i]) for i in index]
+    following = [*(starts[i] for i in index[1:]), len(text)]
+    return tokens, [text[end:nxt] for end, nxt in zip(ends, following)], index
+
+
+def word_spans(spans: Sequence[Span], index: Sequence[int]) -> list[Span]:
+    """Trimmed token spans over all tokens as spans over the words of :func:`words` (``index``)."""
+    position = {doc_i: word_i for word_i, doc_i in enumerate(index)}
+    return [(position[s], position[e - 1] + 1, label) for s, e, label in spans]
+
+
+def token_span(start: int, end: int, offsets: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """The token span ``[first, last + 1)`` covering exactly characters ``start:end`` of ``offsets``.
+
+    ``None`` when ``start`` does not open a token or ``end`` does not close one.
+    """
+    first = next((i for i, (s, _) in enumerate(offsets) if s == start), None)
+    last = next((i for i, (_, e) in enumerate(offsets) if e == end), None)
+    if first is None or last is None or last < first:
+        return None
+    return first, last + 1
+
+
+def record_offsets(record: dict) -> list[tuple[int, int]]:
+    """Character ``(start, end)`` in ``record["text"]`` of each word of a labeled record.
+
+    The text is its leading whitespace followed by every token and its ``whitespace``.
+    """
+    tokens, whitespace = record["tokens"], record["whitespace"]
+    lead = len(record["text"]) - sum(len(t) + len(w) for t, w in zip(tokens, whitespace, strict=True))
+    return token_offsets(tokens, whitespace, start=lead)
 
 
 def char_spans(spans: Sequence[Span], offsets: Sequence[tuple[int, int]]) -> list[dict]:

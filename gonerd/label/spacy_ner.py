@@ -83,7 +83,8 @@ class SpacyNer:
         self.entity_map = dict(entity_map)
         self.labels = frozenset(self.entity_map.values())
         self.strip_articles = strip_articles
-        self.source = f"spacy:{pipeline_name(nlp)}" + ("/no-articles" if strip_articles else "")
+        # "/words": records hold words, not whitespace tokens (a change that must relabel old runs)
+        self.source = f"spacy:{pipeline_name(nlp)}/words" + ("/no-articles" if strip_articles else "")
 
     def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
         """Mapped entity token spans ``[start, end)``; unmapped types are dropped."""
