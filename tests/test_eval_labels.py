@@ -15,7 +15,8 @@ from gonerd.label.evaluate import eval_conll, eval_misc, read_misc_gold, scores_
 from label_pipeline import pipeline
 
 DATA = Path(__file__).resolve().parent / "data"
-GOLD = DATA / "misc_gold.jsonl"
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "gonerd" / "data"  # the gold sets ship with the package
+GOLD = PACKAGE_DATA / "misc_gold.jsonl"
 SNIPPET = DATA / "conll_snippet.txt"
 TESTB = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003" / "eng.testb"
 
@@ -147,7 +148,7 @@ def test_misc_scores_on_conll_texts(name: str, support: dict, ranges: dict) -> N
     if not TESTB.is_file():
         pytest.skip(f"CoNLL-2003 not found under {root}")
     nlp, labelers = pipeline()
-    s = eval_misc(read_conll_misc_gold(DATA / name, root), nlp, labelers)["scores"]
+    s = eval_misc(read_conll_misc_gold(PACKAGE_DATA / name, root), nlp, labelers)["scores"]
     assert {k: s[k]["support"] for k in support} == support
     for metric, (low, high) in ranges.items():
         assert low <= s["ALL"][metric] <= high, (metric, s["ALL"])

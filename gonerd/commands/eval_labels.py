@@ -14,9 +14,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONLL = REPO.parent / "shared" / "data" / "conll2003" / "eng.testb"
-DEFAULT_MISC_GOLD = REPO / "tests" / "data" / "misc_gold.jsonl"
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
+DEFAULT_MISC_GOLD = PACKAGE_DATA / "misc_gold.jsonl"
 # MISC gold over CoNLL texts: testa was used to refine the rules (rules:misc@2), testb never was
-DEFAULT_MISC_CONLL = (REPO / "tests" / "data" / "misc_conll_testa.jsonl", REPO / "tests" / "data" / "misc_conll_testb.jsonl")
+DEFAULT_MISC_CONLL = (PACKAGE_DATA / "misc_conll_testa.jsonl", PACKAGE_DATA / "misc_conll_testb.jsonl")
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
