@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gonerd.config import BuildConfig
+from gonerd.conll import iob2_errors
 from gonerd.errors import ConfigError, InputError
 from gonerd.label.merge import is_whitespace
 from gonerd.schema import TAGS
@@ -49,7 +50,11 @@ def shard_path(split: str) -> str:
 
 
 def check_record(record: dict[str, Any], where: str) -> dict[str, Any]:
-    """Validate one labeled document and return its dataset row; bad fields raise :class:`InputError`."""
+    """Validate one labeled document and return its dataset row; bad fields raise :class:`InputError`.
+
+    Tags must be known and in strict IOB2 order (an ``I-X`` continues a ``B-X`` or ``I-X``); tokens
+    are words, never whitespace-only. Errors name ``where`` (the document) and the token index.
+    """
     for name in ("id", "tokens", "ner_tags"):
         if record.get(name) is None:
             raise InputError("missing field", where, field=name)
@@ -60,6 +65,10 @@ def check_record(record: dict[str, Any], where: str) -> dict[str, Any]:
     if bad:
         raise InputError(f"unknown tag(s) {', '.join(map(repr, bad))} (known: {', '.join(TAGS)})", where,
                          field="ner_tags")
+    problems = iob2_errors(tags)
+    if problems:
+        raise InputError(f"not strict IOB2: {problems[0]}" + (f" (and {len(problems) - 1} more)" if problems[1:] else ""),
+                         where, field="ner_tags")
     blank = next((i for i, t in enumerate(tokens) if is_whitespace(t)), None)
     if blank is not None:
         raise InputError(f"token {blank} is whitespace-only ({tokens[blank]!r}); tokens are words "

@@ -137,6 +137,21 @@ def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
     assert "expert-generated" in meta["annotations_creators"] and "`human:gold`: 6 documents" in card
 
 
+@pytest.mark.parametrize(("index", "tags", "message"), [
+    (5, ["O", "I-PER"], r"token 6: 'I-PER' follows 'O'"),
+    (5, ["B-PER", "I-ORG"], r"token 6: 'I-ORG' follows 'B-PER'"),
+    (0, ["I-LOC"], r"token 0: 'I-LOC' follows 'O'"),
+])
+def test_iob2_order_is_checked_naming_document_and_token(tmp_path, index, tags, message):
+    records = labeled_sample()[:3]
+    bad = records[2]
+    bad["ner_tags"] = ["O"] * len(bad["tokens"])
+    bad["ner_tags"][index:index + len(tags)] = tags
+    with pytest.raises(InputError, match=rf"record 2 \(id '{bad['id']}'\).*field 'ner_tags'.*not strict IOB2.*{message}"):
+        build_dataset(records, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_split_ratios_are_honoured_and_checked():
     from gonerd.errors import ConfigError
 
