@@ -14,6 +14,7 @@ from gonerd import __version__
 from gonerd.errors import GonerdError
 
 COMMAND_MODULES = (
+    "gonerd.commands.crawl",
     "gonerd.commands.docs",
     "gonerd.commands.eval_extract",
     "gonerd.commands.label",

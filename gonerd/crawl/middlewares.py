@@ -1,0 +1,172 @@
+"""The few pieces Scrapy 2.19 does not do itself, each a thin subclass or signal handler.
+
+- ``RetryAfterMiddleware``: Scrapy's ``RetryMiddleware`` re-queues at once; this one pauses the whole
+  host for ``Retry-After`` (429/503) or an exponential backoff, and logs each retry.
+- ``RobotsCrawlDelay``: Scrapy parses ``Crawl-delay`` (``RobotParser.crawl_delay``, 2.18) but does not
+  apply it; this raises the host's download-slot delay when robots.txt asks for more.
+- ``DomainCapMiddleware``: ``--max-pages`` / ``--max-pages-per-domain`` without fetching pages that
+  could not be kept.
+- ``ResumeDupeFilter``: Scrapy's fingerprint filter, seeded with the URLs a previous run already
+  finished, and logging redirects to an already-requested URL (a loop) that Scrapy drops silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import time
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.dupefilters import RFPDupeFilter
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from w3lib.url import canonicalize_url
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.robotstxt import RobotParser
+
+
+def parse_retry_after(value: bytes | str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None when absent or bad."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds())
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Retry 429/5xx and network errors after a pause of the host: ``Retry-After`` or ``delay * 2**n``."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler.settings)
+        self.crawler = crawler
+        self.retry_after_max = crawler.settings.getfloat("GONERD_RETRY_AFTER_MAX", 120.0)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
+        """Build from the crawler (its settings and downloader)."""
+        return cls(crawler)
+
+    def _pause_host(self, request: Request, wait: float) -> None:
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(request.meta.get(downloader.DOWNLOAD_SLOT, ""))
+        if slot is not None and slot.delay > 0:
+            # The downloader sends a host's next request at lastseen + delay; moving lastseen holds
+            # back every request to that host, not only the one being retried.
+            slot.lastseen = max(slot.lastseen, time.monotonic() + wait - slot.delay)
+
+    def _backoff(self, request: Request) -> float:
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(request.meta.get(downloader.DOWNLOAD_SLOT, ""))
+        base = slot.delay if slot is not None else self.crawler.settings.getfloat("DOWNLOAD_DELAY")
+        return min(self.retry_after_max, base * 2 ** request.meta.get("retry_times", 0))
+
+    def _retry_later(self, request: Request, reason: str, wait: float) -> Request | None:
+        retry = self._retry(request, reason)
+        if retry is not None:
+            self._pause_host(request, wait)
+            self.crawler.spider.note_retry(request, reason, wait)
+        return retry
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        """Retry a retryable status after ``Retry-After`` (capped) or a backoff; else pass it on."""
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        asked = parse_retry_after(response.headers.get(b"Retry-After"))
+        if asked is not None and asked > self.retry_after_max:
+            response.meta["gonerd_reason"] = f"Retry-After {asked:.0f} s exceeds the {self.retry_after_max:.0f} s limit"
+            return response
+        wait = asked if asked is not None else self._backoff(request)
+        return self._retry_later(request, f"http {response.status}", wait) or response
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | None:
+        """Retry a network error (timeout, connection lost, data loss) after a backoff."""
+        if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry", False):
+            return self._retry_later(request, type(exception).__name__, self._backoff(request))
+        return None
+
+
+class RobotsCrawlDelay:
+    """Apply a robots.txt ``Crawl-delay`` to the host's download slot when it exceeds our own delay."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RobotsCrawlDelay:
+        """Build and connect to the ``robots_parsed`` signal."""
+        return cls(crawler)
+
+    def robots_parsed(self, robotparser: RobotParser, request: Request) -> None:
+        """Raise the delay of the slot ``request`` uses to the robots.txt ``Crawl-delay``."""
+        asked = robotparser.crawl_delay(self.crawler.settings["USER_AGENT"])
+        if not asked:
+            return
+        downloader = self.crawler.engine.downloader
+        key = downloader.get_slot_key(request)
+        settings = downloader.per_slot_settings.setdefault(key, {})
+        delay = max(asked, settings.get("delay", self.crawler.settings.getfloat("DOWNLOAD_DELAY")))
+        # per_slot_settings covers a slot created (or re-created after idle clean-up) later.
+        settings["delay"] = delay
+        if key in downloader.slots:
+            downloader.slots[key].delay = max(downloader.slots[key].delay, delay)
+        self.crawler.spider.note_crawl_delay(key, asked)
+
+
+class DomainCapMiddleware:
+    """Ignore a page request when its domain (or the whole crawl) has reached its page cap."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DomainCapMiddleware:
+        """Build from the crawler (the spider holds the counts)."""
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        """Reserve a place for a page request, or raise ``IgnoreRequest`` naming the cap."""
+        if request.meta.get("kind") != "page" or request.meta.get("cap_reserved"):
+            return
+        refused = self.crawler.spider.output.reserve(request.url)
+        if refused:
+            raise IgnoreRequest(refused)
+        request.meta["cap_reserved"] = True
+
+
+class ResumeDupeFilter(RFPDupeFilter):
+    """Scrapy's request-fingerprint filter that also treats URLs finished by an earlier run as seen."""
+
+    crawler: Crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ResumeDupeFilter:
+        """Build like ``RFPDupeFilter`` and keep the crawler to reach the spider's finished URLs."""
+        dupefilter = super().from_crawler(crawler)
+        dupefilter.crawler = crawler
+        return dupefilter
+
+    def request_seen(self, request: Request) -> bool:
+        """True for a URL already requested in this run or finished in an earlier one."""
+        if canonicalize_url(request.url) in self.crawler.spider.output.done:
+            return True
+        return super().request_seen(request)
+
+    def log(self, request: Request, spider: Any) -> None:
+        """Log as Scrapy does; a dropped redirect (a loop, or a second way to a page) goes to crawl_log."""
+        super().log(request, spider)
+        if request.meta.get("redirect_urls"):
+            spider.note_dropped_redirect(request)
