@@ -12,12 +12,13 @@ import dataclasses
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gonerd.errors import ConfigError
 from kd.config import NerTrainConfig
-from kd.data import NerExample, load_split
+from kd.data import NerExample, NerSplit, load_split
 from kd.evaluate import evaluate_split
 from kd.model import LoadedModel, full_attention_note, load_model
 from kd.record import run_record, write_record
@@ -99,9 +100,38 @@ def collate(batch: list[dict[str, list[int]]], pad_id: int) -> dict[str, Any]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def _log(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+@dataclass
+class TrainRun:
+    """Everything one ``train-ner`` run works with, prepared by :func:`_setup`.
+
+    ``state`` (epoch, step, best F1 and its epoch) is what ``last/kd_state.json`` saves for resuming.
+    """
+
+    cfg: NerTrainConfig
+    accelerator: Any
+    loaded: LoadedModel
+    dev: NerSplit
+    train_info: dict[str, int]
+    batches: LengthGroupedBatches
+    model: Any
+    optimizer: Any
+    loader: Any
+    scheduler: Any
+    total_steps: int
+    out: Path
+    state: dict[str, Any]
+    t_start: float = field(default_factory=time.time)
+
+    @property
+    def main(self) -> bool:
+        """Whether this is the process that evaluates, saves and logs."""
+        return self.accelerator.is_main_process
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append ``record`` (with the elapsed time) to ``metrics.jsonl``."""
+        record["elapsed_s"] = round(time.time() - self.t_start, 1)
+        with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
 
 
 def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
@@ -111,10 +141,23 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
     resuming), ``metrics.jsonl``, ``summary.json`` and the run record ``run.json`` (also to
     ``cfg.record`` when set) under ``cfg.output_dir``.
     """
+    from tqdm.auto import tqdm
+
+    run = _setup(cfg)
+    bar = tqdm(total=run.total_steps, initial=run.state["step"], desc="train-ner", unit="step",
+               disable=not (progress and run.main))
+    for epoch in range(run.state["epoch"], math.ceil(cfg.epochs)):
+        _train_epoch(run, epoch, bar)
+        _evaluate_and_checkpoint(run, epoch)
+    bar.close()
+    return _finish(run)
+
+
+def _setup(cfg: NerTrainConfig) -> TrainRun:
+    """Seed, load model and data, build batches, optimiser and schedule; resume from ``last/`` if there."""
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     if not cfg.data.train or not cfg.data.dev:
@@ -125,108 +168,136 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     set_seed(cfg.seed)
     out = Path(cfg.output_dir)
-    main = accelerator.is_main_process
-    if main:
+    if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
     loaded = load_model(cfg.model, cfg.labels)
+    feats, dev, train_info = _load_data(cfg, loaded, accelerator)
+    pad_id = loaded.tokenizer.pad_token_id or 0
+    batches = LengthGroupedBatches([len(f["input_ids"]) for f in feats], cfg.batch_size, cfg.seed,
+                                   group=cfg.length_group)
+    loader = torch.utils.data.DataLoader(feats, batch_sampler=batches, collate_fn=lambda b: collate(b, pad_id))
+    model, optimizer, loader = accelerator.prepare(loaded.model, _optimizer(loaded.model, cfg), loader)
+    total_steps = max(1, math.ceil(cfg.epochs * len(loader)))
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    accelerator.register_for_checkpointing(scheduler)
+    run = TrainRun(cfg, accelerator, loaded, dev, train_info, batches, model, optimizer, loader, scheduler,
+                   total_steps, out, _resume(accelerator, out), t_start)
+    if run.main and run.state["epoch"] == 0:
+        (out / "metrics.jsonl").write_text("")
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    return run
+
+
+def _load_data(cfg: NerTrainConfig, loaded: LoadedModel, accelerator) -> tuple[list[dict[str, list[int]]], NerSplit,
+                                                                              dict[str, int]]:
+    """Training windows, the dev split and the counts the summary reports; notes printed once."""
     train = load_split(cfg.data.train, cfg.data.train_split, labels=cfg.labels, unit=cfg.data.unit,
                        limit=cfg.data.max_train_examples)
     dev = load_split(cfg.data.dev, cfg.data.dev_split, labels=cfg.labels, unit=cfg.data.unit,
                      limit=cfg.data.max_dev_examples)
-    feats, n_trunc_train = window_features(loaded, train.examples, max_length=cfg.max_length, stride=cfg.stride,
-                                           truncate=cfg.truncate, label_all_subtokens=cfg.label_all_subtokens)
-    if main:
+    feats, n_truncated = window_features(loaded, train.examples, max_length=cfg.max_length, stride=cfg.stride,
+                                         truncate=cfg.truncate, label_all_subtokens=cfg.label_all_subtokens)
+    if accelerator.is_main_process:
         if loaded.fresh:
             accelerator.print(f"kd train-ner: initialised fresh (not in the checkpoint): {', '.join(loaded.fresh)}")
         if note := full_attention_note(loaded.model.config, cfg.max_length):
             accelerator.print(f"kd train-ner: note: {note}")
         accelerator.print(f"kd train-ner: {len(train.examples)} train examples -> {len(feats)} windows "
-                          f"(n_truncated={n_trunc_train}); {len(dev.examples)} dev examples")
-    pad_id = loaded.tokenizer.pad_token_id or 0
-    batches = LengthGroupedBatches([len(f["input_ids"]) for f in feats], cfg.batch_size, cfg.seed,
-                                   group=cfg.length_group)
-    loader = torch.utils.data.DataLoader(feats, batch_sampler=batches, collate_fn=lambda b: collate(b, pad_id))
-    model = loaded.model
+                          f"(n_truncated={n_truncated}); {len(dev.examples)} dev examples")
+    return feats, dev, {"train_examples": len(train.examples), "train_windows": len(feats),
+                        "n_truncated_train": n_truncated}
+
+
+def _optimizer(model, cfg: NerTrainConfig):
+    """AdamW with weight decay on every weight except biases and normalisation weights."""
+    import torch
+
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
     groups = [
         {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": cfg.weight_decay},
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    total_steps = max(1, math.ceil(cfg.epochs * len(loader)))
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    accelerator.register_for_checkpointing(scheduler)
-    n_epochs = math.ceil(cfg.epochs)
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate)
 
-    state = {"epoch": 0, "step": 0, "best_f1": -1.0, "best_epoch": None}
+
+def _resume(accelerator, out: Path) -> dict[str, Any]:
+    """The run state after the last finished epoch (weights, optimiser and schedule restored), or a fresh one."""
     last = out / "last"
-    if (last / "kd_state.json").is_file():
-        accelerator.load_state(str(last))
-        state = json.loads((last / "kd_state.json").read_text())
-        accelerator.print(f"kd train-ner: resuming after epoch {state['epoch']} (step {state['step']})")
-    if main and state["epoch"] == 0:
-        (out / "metrics.jsonl").write_text("")
-        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
-    log_path = out / "metrics.jsonl"
-    bar = tqdm(total=total_steps, initial=state["step"], desc="train-ner", unit="step", disable=not (progress and main))
-    for epoch in range(state["epoch"], n_epochs):
-        batches.epoch = epoch  # the same shuffles whether or not the run was resumed
-        model.train()
-        run_loss, run_n = 0.0, 0
-        for batch in loader:
-            if state["step"] >= total_steps:
-                break
-            loss = model(**batch).loss
-            accelerator.backward(loss)
-            if cfg.max_grad_norm:
-                accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            state["step"] += 1
-            run_loss += loss.item()
-            run_n += 1
-            bar.update(1)
-            if state["step"] % cfg.log_every == 0 and main:
-                rec = {"step": state["step"], "epoch": epoch + 1, "loss": run_loss / run_n,
-                       "lr": scheduler.get_last_lr()[0], "elapsed_s": round(time.time() - t_start, 1)}
-                bar.set_postfix(loss=f"{rec['loss']:.4f}")
-                _log(log_path, rec)
-                run_loss, run_n = 0.0, 0
-        accelerator.wait_for_everyone()
-        state["epoch"] = epoch + 1
-        if main:
-            unwrapped = accelerator.unwrap_model(model)
-            ev = evaluate_split(LoadedModel(unwrapped, loaded.tokenizer, loaded.labels, loaded.path, []), dev,
-                                max_length=cfg.max_length, stride=cfg.stride, truncate=cfg.truncate,
-                                batch_size=cfg.eval_batch_size)
-            f1 = ev["scores"]["ALL"]["f1"]
-            _log(log_path, {"epoch": epoch + 1, "step": state["step"], "dev": ev["scores"],
-                            "dev_n_truncated": ev["n_truncated"], "elapsed_s": round(time.time() - t_start, 1)})
-            accelerator.print(f"kd train-ner: epoch {epoch + 1} step {state['step']} dev F1 {f1:.4f}")
-            if f1 > state["best_f1"]:
-                state["best_f1"], state["best_epoch"] = f1, epoch + 1
-                best = out / "best"
-                unwrapped.save_pretrained(str(best))
-                loaded.tokenizer.save_pretrained(str(best))
-                (best / "kd_train.json").write_text(json.dumps(
-                    {"config": dataclasses.asdict(cfg), "epoch": epoch + 1, "step": state["step"], "dev": ev["scores"],
-                     "fresh_head": loaded.fresh}, indent=2))
-        if cfg.save_every_epoch:
-            accelerator.save_state(str(last))
-            if main:
-                (last / "kd_state.json").write_text(json.dumps(state))
-        accelerator.wait_for_everyone()
-    bar.close()
-    summary = {"model": str(loaded.path), "output_dir": str(out), "steps": state["step"], "epochs": cfg.epochs,
-               "best_epoch": state["best_epoch"], "best_dev_f1": state["best_f1"],
-               "train_examples": len(train.examples), "train_windows": len(feats), "n_truncated_train": n_trunc_train,
-               "fresh_head": loaded.fresh, "num_processes": accelerator.num_processes,
-               "train_seconds": round(time.time() - t_start, 1)}
-    if main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        record = run_record(out.name, cfg, summary, log_path, num_processes=accelerator.num_processes)
-        write_record(record, out / "run.json", *([cfg.record] if cfg.record else []))
+    if not (last / "kd_state.json").is_file():
+        return {"epoch": 0, "step": 0, "best_f1": -1.0, "best_epoch": None}
+    accelerator.load_state(str(last))
+    state = json.loads((last / "kd_state.json").read_text())
+    accelerator.print(f"kd train-ner: resuming after epoch {state['epoch']} (step {state['step']})")
+    return state
+
+
+def _train_epoch(run: TrainRun, epoch: int, bar) -> None:
+    """One pass over the training batches (stopping at the step budget), loss logged every ``log_every`` steps."""
+    cfg, accelerator, state = run.cfg, run.accelerator, run.state
+    run.batches.epoch = epoch  # the same shuffles whether or not the run was resumed
+    run.model.train()
+    run_loss, run_n = 0.0, 0
+    for batch in run.loader:
+        if state["step"] >= run.total_steps:
+            break
+        loss = run.model(**batch).loss
+        accelerator.backward(loss)
+        if cfg.max_grad_norm:
+            accelerator.clip_grad_norm_(run.model.parameters(), cfg.max_grad_norm)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad()
+        state["step"] += 1
+        run_loss += loss.item()
+        run_n += 1
+        bar.update(1)
+        if state["step"] % cfg.log_every == 0 and run.main:
+            bar.set_postfix(loss=f"{run_loss / run_n:.4f}")
+            run.log({"step": state["step"], "epoch": epoch + 1, "loss": run_loss / run_n,
+                     "lr": run.scheduler.get_last_lr()[0]})
+            run_loss, run_n = 0.0, 0
+    run.accelerator.wait_for_everyone()
+    state["epoch"] = epoch + 1
+
+
+def _evaluate_and_checkpoint(run: TrainRun, epoch: int) -> None:
+    """Main process: score dev, log it, save ``best/`` on a new best F1; all: save ``last/`` to resume from."""
+    cfg, accelerator, state, loaded = run.cfg, run.accelerator, run.state, run.loaded
+    if run.main:
+        unwrapped = accelerator.unwrap_model(run.model)
+        ev = evaluate_split(LoadedModel(unwrapped, loaded.tokenizer, loaded.labels, loaded.path, []), run.dev,
+                            max_length=cfg.max_length, stride=cfg.stride, truncate=cfg.truncate,
+                            batch_size=cfg.eval_batch_size)
+        f1 = ev["scores"]["ALL"]["f1"]
+        run.log({"epoch": epoch + 1, "step": state["step"], "dev": ev["scores"], "dev_n_truncated": ev["n_truncated"]})
+        accelerator.print(f"kd train-ner: epoch {epoch + 1} step {state['step']} dev F1 {f1:.4f}")
+        if f1 > state["best_f1"]:
+            state["best_f1"], state["best_epoch"] = f1, epoch + 1
+            best = run.out / "best"
+            unwrapped.save_pretrained(str(best))
+            loaded.tokenizer.save_pretrained(str(best))
+            (best / "kd_train.json").write_text(json.dumps(
+                {"config": dataclasses.asdict(cfg), "epoch": epoch + 1, "step": state["step"], "dev": ev["scores"],
+                 "fresh_head": loaded.fresh}, indent=2))
+    if cfg.save_every_epoch:
+        last = run.out / "last"
+        accelerator.save_state(str(last))
+        if run.main:
+            (last / "kd_state.json").write_text(json.dumps(state))
+    accelerator.wait_for_everyone()
+
+
+def _finish(run: TrainRun) -> dict[str, Any]:
+    """The run's summary, written with the run record (``run.json``, and ``cfg.record`` when set) by the main process."""
+    cfg, state = run.cfg, run.state
+    summary = {"model": str(run.loaded.path), "output_dir": str(run.out), "steps": state["step"],
+               "epochs": cfg.epochs, "best_epoch": state["best_epoch"], "best_dev_f1": state["best_f1"],
+               **run.train_info, "fresh_head": run.loaded.fresh, "num_processes": run.accelerator.num_processes,
+               "train_seconds": round(time.time() - run.t_start, 1)}
+    if run.main:
+        (run.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        record = run_record(run.out.name, cfg, summary, run.out / "metrics.jsonl",
+                            num_processes=run.accelerator.num_processes)
+        write_record(record, run.out / "run.json", *([cfg.record] if cfg.record else []))
     return summary

@@ -77,3 +77,15 @@ def test_each_command_lives_in_the_module_named_after_it():
     cli = import_graph()["cli"]
     assert {"train", "evaluate", "predict", "convert"} <= cli and "score" not in cli and "lsg" not in cli
     assert not (KD / "score.py").exists()
+
+
+def test_train_ner_reads_as_setup_epoch_evaluate_finish():
+    """The training command's main function is a short sequence of named steps (nanoGPT / run_ner.py style)."""
+    tree = ast.parse((KD / "train.py").read_text(encoding="utf-8"))
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "train_ner")
+    calls = [n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    steps = [c for c in calls if c in ("_setup", "_train_epoch", "_evaluate_and_checkpoint", "_finish")]
+    assert steps == ["_setup", "_train_epoch", "_evaluate_and_checkpoint", "_finish"]
+    assert fn.end_lineno - fn.lineno < 25
+    long_ = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno > 45]
+    assert not long_, f"functions over 45 lines in kd/train.py: {long_}"
