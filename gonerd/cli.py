@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "gonerd.commands.push",
     "gonerd.commands.eval_labels",
     "kd.cli",
+    "annotation.cli",
 )
 
 

@@ -1,0 +1,151 @@
+"""``gonerd annotate``: serve the annotation tool, import documents, manage users, export, agreement.
+
+    gonerd annotate users add --db ann.db alice --role annotator --password-stdin < pw.txt
+    gonerd annotate import --db ann.db doj runs/label/labeled.parquet --annotators alice,bob --k 2
+    gonerd annotate serve --db ann.db --host 127.0.0.1 --port 8000
+    gonerd annotate agreement --db ann.db doj --json agreement.json
+    gonerd annotate export --db ann.db doj corrections.jsonl --source final
+    gonerd build ... --import-corrections corrections.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _store(args: argparse.Namespace):  # noqa: ANN202 - the store type is imported lazily
+    from annotation.store import Store
+
+    return Store(args.db)
+
+
+def _annotators(value: str) -> list[str]:
+    return [n.strip() for n in value.split(",") if n.strip()]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from annotation.app import create_app
+
+    print(f"gonerd annotate: serving {args.db} on http://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(create_app(_store(args)), host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from annotation.formats import read_input
+
+    store = _store(args)
+    docs = read_input(args.input, base=args.base, annotator=args.annotator)
+    n = store.add_documents(args.project, docs)
+    print(f"imported {n} documents into project {args.project!r}")
+    if args.annotators:
+        made = store.assign(args.project, _annotators(args.annotators), args.k)
+        print(f"made {made} assignments (k={args.k})")
+    return 0
+
+
+def _assign(args: argparse.Namespace) -> int:
+    made = _store(args).assign(args.project, _annotators(args.annotators), args.k)
+    print(f"made {made} assignments (k={args.k})")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    from gonerd.errors import InputError
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise InputError("the passwords differ", field="password")
+    return first
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    user = _store(args).add_user(args.name, _read_password(args), args.role)
+    print(f"added {user.role} {user.name!r}")
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    for user in _store(args).users():
+        print(f"{user.name}\t{user.role}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from annotation.formats import labeled_documents, write_documents
+
+    docs = labeled_documents(_store(args).project_work(args.project), args.source)
+    write_documents(docs, args.output, args.format)
+    print(f"wrote {len(docs)} documents ({args.source}) to {args.output}")
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    import json
+
+    from annotation.agreement import agreement, agreement_table
+
+    pairs = agreement(_store(args).project_work(args.project))
+    print(agreement_table(pairs))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"project": args.project, "pairs": pairs}, indent=2) + "\n",
+                                   encoding="utf-8")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``annotate`` and its subcommands."""
+    annotate = subparsers.add_parser("annotate", help="web tool to correct pre-labels: serve, import, users, export",
+                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = annotate.add_subparsers(dest="annotate_command", required=True, metavar="ANNOTATE_COMMAND")
+
+    def command(name: str, help_text: str, func, parent=sub) -> argparse.ArgumentParser:  # noqa: ANN001
+        p = parent.add_parser(name, help=help_text)
+        p.add_argument("--db", required=True, type=Path, help="SQLite database (created on first use)")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("serve", "run the web app", _serve)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+    p = command("import", "load documents with pre-labels (labeled.parquet / output dir, span .jsonl, CoNLL)",
+                _import)
+    p.add_argument("project")
+    p.add_argument("input", type=Path)
+    p.add_argument("--base", type=Path, metavar="LABELED",
+                   help="INPUT is a correction file (span JSONL or CoNLL) of these labeled documents")
+    p.add_argument("--annotator", help="with --base: the annotator where INPUT names none")
+    p.add_argument("--annotators", help="comma-separated user names to assign the documents to")
+    p.add_argument("--k", type=int, default=2, help="annotators per document (default 2)")
+
+    p = command("assign", "give each document of a project to k annotators", _assign)
+    p.add_argument("project")
+    p.add_argument("--annotators", required=True, help="comma-separated user names")
+    p.add_argument("--k", type=int, default=2)
+
+    users = sub.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
+    p = command("add", "add an account", _users_add, parent=users)
+    p.add_argument("name")
+    p.add_argument("--role", default="annotator", choices=("annotator", "admin"))
+    p.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
+    command("list", "list accounts", _users_list, parent=users)
+
+    p = command("export", "write labels as span JSONL or CoNLL IOB2 (what --import-corrections reads)", _export)
+    p.add_argument("project")
+    p.add_argument("output", type=Path)
+    p.add_argument("--format", default="jsonl", choices=("jsonl", "conll"))
+    p.add_argument("--source", default="final",
+                   help="final (adjudicated; default), prelabels, or an annotator's name (their done documents)")
+
+    p = command("agreement", "token-level Cohen's kappa and span F1 per annotator pair and label", _agreement)
+    p.add_argument("project")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON here")
