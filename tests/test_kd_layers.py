@@ -83,7 +83,8 @@ def test_train_ner_reads_as_setup_epoch_evaluate_finish():
     """The training command's main function is a short sequence of named steps (nanoGPT / run_ner.py style)."""
     tree = ast.parse((KD / "train.py").read_text(encoding="utf-8"))
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "train_ner")
-    calls = [n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    calls = [n.func.id for n in sorted((n for n in ast.walk(fn) if isinstance(n, ast.Call)
+                                        and isinstance(n.func, ast.Name)), key=lambda n: (n.lineno, n.col_offset))]
     steps = [c for c in calls if c in ("_setup", "_train_epoch", "_evaluate_and_checkpoint", "_finish")]
     assert steps == ["_setup", "_train_epoch", "_evaluate_and_checkpoint", "_finish"]
     assert fn.end_lineno - fn.lineno < 25
