@@ -21,10 +21,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Documents first, so the pre-labels are scored on the very documents (and text) the build labels;
+# the build then reuses those documents and puts the measured figures in the card.
+INPUTS := gonerd/sample/pages.jsonl gonerd/sample/doj_releases.jsonl
 demo: install
+	$(VENV)/bin/gonerd docs $(INPUTS) --out $(DEMO_OUT)/documents
 	$(VENV)/bin/gonerd eval-labels $(if $(wildcard $(CONLL)/eng.testb),--conll $(CONLL)/eng.testb,--no-conll) \
-		--gonerd-gold $(GOLD) --out $(DEMO_OUT)/eval_labels.json
-	$(VENV)/bin/gonerd build gonerd/sample/pages.jsonl gonerd/sample/doj_releases.jsonl --out $(DEMO_OUT) \
+		--gonerd-gold $(GOLD) --docs $(DEMO_OUT)/documents --out $(DEMO_OUT)/eval_labels.json
+	$(VENV)/bin/gonerd build $(INPUTS) --out $(DEMO_OUT) \
 		--import-corrections $(GOLD) --eval-labels $(DEMO_OUT)/eval_labels.json --card-copy data_cards/gonerd-sample \
 		$(if $(wildcard $(CONLL)/eng.train),--conll $(CONLL)/eng.train $(CONLL)/eng.testa $(CONLL)/eng.testb)
 	$(VENV)/bin/gonerd eval-extract --pages gonerd/sample/pages.jsonl --out $(DEMO_OUT)/eval_extract.json

@@ -1,7 +1,12 @@
-"""``gonerd eval-labels``: score the pre-labeler — PER/ORG/LOC on CoNLL-2003, MISC on the hand-labeled gold sets.
+"""``gonerd eval-labels``: score the pre-labeler — PER/ORG/LOC on CoNLL-2003, MISC on the hand-labeled gold sets,
+all four types on hand-labelled documents of the dataset.
 
 CoNLL's MISC is a different type from GONERD's MISC, so it is mapped to O on both sides of the
-CoNLL evaluation. Prints markdown tables; ``--out`` saves everything (with MISC errors) as JSON.
+CoNLL evaluation. The MISC gold sets ship with the package (gonerd/data/). CoNLL-2003 is not
+redistributable: it is read from the data root (--data-root, else GONERD_DATA_ROOT, else
+shared/data beside a repository checkout). --gonerd-gold FILE --docs DOCS runs the pre-labeler
+exactly as `gonerd label` does on the documents' real text and scores it against the hand labels.
+Prints markdown tables; --out saves everything (with MISC errors) as JSON.
 """
 
 from __future__ import annotations
@@ -9,24 +14,52 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CONLL = REPO.parent / "shared" / "data" / "conll2003" / "eng.testb"
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_MISC_GOLD = PACKAGE_DATA / "misc_gold.jsonl"
 # MISC gold over CoNLL texts: testa was used to refine the rules (rules:misc@2), testb never was
 DEFAULT_MISC_CONLL = (PACKAGE_DATA / "misc_conll_testa.jsonl", PACKAGE_DATA / "misc_conll_testb.jsonl")
-SHARED_DATA = REPO.parent / "shared" / "data"
+DATA_ROOT_ENV = "GONERD_DATA_ROOT"
+# Only meaningful in a repository checkout; an installed package has no such sibling folder.
+CHECKOUT_DATA_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
+CONLL_TEST = Path("conll2003") / "eng.testb"
+
+
+def data_root(flag: str | None) -> Path:
+    """``--data-root``, else ``GONERD_DATA_ROOT``, else ``shared/data`` beside the repository checkout."""
+    return Path(flag or os.environ.get(DATA_ROOT_ENV) or CHECKOUT_DATA_ROOT)
+
+
+def score_gonerd_gold(gold_path: Path, docs_path: Path, config: Any) -> dict[str, Any]:
+    """The pre-labels ``gonerd label`` gives the hand-labelled documents of ``gold_path``, scored against them.
+
+    The documents (``gonerd docs`` output, documents parquet or JSONL with ``id``/``text``) are
+    pre-labeled on their real text by :func:`gonerd.label.label_documents` with ``config`` — the
+    same function, settings and pipeline as ``gonerd label`` — and compared by character spans
+    (:func:`gonerd.label.evaluate.eval_gold_documents`).
+    """
+    from gonerd.label import label_documents, read_documents
+    from gonerd.label.evaluate import eval_gold_documents, read_gold_documents
+
+    gold = read_gold_documents(gold_path)
+    texts = {d["id"]: d["text"] for d in read_documents(docs_path) if d["id"] in gold}
+    records = list(label_documents([{"id": i, "text": t} for i, t in texts.items()], config, progress=False))
+    result = eval_gold_documents(gold_path, gold, texts, {r["id"]: r["spans"] for r in records})
+    label_source = {r["label_source"] for r in records}
+    return {**result, "docs": str(docs_path), "label_source": ", ".join(sorted(label_source)),
+            "procedure": "pre-labels of the documents' real text (gonerd label's label_documents) against the "
+                         "hand labels, entities matched by character span and type"}
 
 
 def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
-                    misc_conll: tuple[Path, ...] = (), data_root: Path = SHARED_DATA,
-                    gonerd_gold: Path | None = None) -> dict[str, Any]:
+                    misc_conll: tuple[Path, ...] = (), root: Path | None = None,
+                    gonerd_gold: Path | None = None, docs: Path | None = None) -> dict[str, Any]:
     """Evaluate the labelers of ``config`` on a CoNLL file (``None`` skips), the MISC gold set
-    (``None`` skips), MISC gold files over CoNLL texts (offsets into files under ``data_root``) and
-    hand-labelled GONERD documents in CoNLL IOB2 (``gonerd_gold``; all four types scored)."""
+    (``None`` skips), MISC gold files over CoNLL texts (offsets into files under ``root``) and the
+    hand-labelled documents ``gonerd_gold`` of ``docs`` (:func:`score_gonerd_gold`; all four types)."""
     from gonerd.label import build_labelers, label_source
     from gonerd.label.evaluate import eval_conll, eval_misc, read_conll_misc_gold, read_misc_gold
     from gonerd.label.spacy_ner import load_pipeline
@@ -39,10 +72,10 @@ def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
     if misc_gold is not None:
         result["misc"] = {"file": str(misc_gold), **eval_misc(read_misc_gold(misc_gold), nlp, labelers)}
     for path in misc_conll:
-        gold = read_conll_misc_gold(path, data_root)
+        gold = read_conll_misc_gold(path, root or data_root(None))
         result.setdefault("misc_conll", {})[path.name] = {"file": str(path), **eval_misc(gold, nlp, labelers)}
-    if gonerd_gold is not None:
-        result["gonerd_gold"] = eval_conll(gonerd_gold, nlp, labelers, exclude=())
+    if gonerd_gold is not None and docs is not None:
+        result["gonerd_gold"] = score_gonerd_gold(gonerd_gold, docs, config)
     return result
 
 
@@ -63,34 +96,43 @@ def report_markdown(result: dict[str, Any]) -> str:
     if "gonerd_gold" in result:
         g = result["gonerd_gold"]
         parts.append(f"Hand-labelled GONERD documents `{g['file']}` ({g['documents']} documents, {g['tokens']} tokens; "
-                     "entity-level strict IOB2, all four types)")
+                     f"{g['procedure']}, all four types)")
         parts.append(scores_table(g["scores"], "type"))
-    for name, m in result.get("misc_conll", {}).items():
+    for m in result.get("misc_conll", {}).values():
         parts.append(f"MISC gold over CoNLL texts `{m['file']}` ({m['documents']} documents)")
         parts.append(scores_table(m["scores"], "MISC kind"))
     return "\n\n".join(parts)
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from gonerd.config import LabelConfig, load_config
+    from gonerd.commands.options import load_command_config
+    from gonerd.config import LabelConfig
     from gonerd.errors import InputError
 
-    config = load_config(args.config, LabelConfig)
-    if args.model:
-        config = dataclasses.replace(config, model=args.model)
-    conll = None if args.no_conll else Path(args.conll) if args.conll else DEFAULT_CONLL
+    config = load_command_config(args, LabelConfig, model=args.model)
+    root = data_root(args.data_root)
+    conll = None if args.no_conll else Path(args.conll) if args.conll else root / CONLL_TEST
+    if conll is not None and not args.conll and not conll.is_file():
+        raise InputError(f"CoNLL-2003 test file not found under the data root {root} (pass --conll FILE, "
+                         f"--data-root DIR or {DATA_ROOT_ENV}, or --no-conll)", str(conll))
     misc = None if args.no_misc else Path(args.misc_gold) if args.misc_gold else DEFAULT_MISC_GOLD
     misc_conll: tuple[Path, ...] = ()
     if not args.no_misc:
         misc_conll = tuple(Path(p) for p in args.misc_conll) if args.misc_conll else DEFAULT_MISC_CONLL
-        if not args.misc_conll and not SHARED_DATA.is_dir():
-            print(f"MISC gold over CoNLL texts skipped: {SHARED_DATA} not found")
+        if not args.misc_conll and not root.is_dir():
+            print(f"MISC gold over CoNLL texts skipped: data root {root} not found")
             misc_conll = ()
     gonerd_gold = Path(args.gonerd_gold) if args.gonerd_gold else None
+    docs = Path(args.docs) if args.docs else None
+    if (gonerd_gold is None) != (docs is None):
+        raise InputError("--gonerd-gold and --docs go together: the hand labels, and the documents they label",
+                         field="--docs" if docs is None else "--gonerd-gold")
     for path in (conll, misc, *misc_conll, gonerd_gold):
         if path is not None and not path.is_file():
             raise InputError("no such file (pass another path, or --no-conll / --no-misc)", str(path))
-    result = run_eval_labels(config, conll, misc, misc_conll, gonerd_gold=gonerd_gold)
+    if docs is not None and not docs.exists():
+        raise InputError("no such documents file or directory", str(docs))
+    result = run_eval_labels(config, conll, misc, misc_conll, root, gonerd_gold=gonerd_gold, docs=docs)
     print(report_markdown(result))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -100,18 +142,25 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval-labels`` subcommand."""
-    p = sub.add_parser("eval-labels", help="score the pre-labeler on CoNLL-2003 (PER/ORG/LOC) and the MISC gold",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--conll", help="CoNLL file (default: shared/data/conll2003/eng.testb beside the repo)")
-    p.add_argument("--misc-gold", help="MISC gold span JSONL (default: tests/data/misc_gold.jsonl)")
+    from gonerd.commands.options import add_config_arguments
+
+    p = sub.add_parser("eval-labels", help="score the pre-labeler on CoNLL-2003 (PER/ORG/LOC), the MISC gold "
+                                           "and hand-labelled documents", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--conll", help="CoNLL file (default: conll2003/eng.testb under the data root)")
+    p.add_argument("--data-root", metavar="DIR",
+                   help=f"folder holding conll2003/ (default: {DATA_ROOT_ENV}, else shared/data beside the checkout)")
+    p.add_argument("--misc-gold", help="MISC gold span JSONL (default: the packaged gonerd/data/misc_gold.jsonl)")
     p.add_argument("--misc-conll", nargs="+", metavar="FILE",
-                   help="MISC gold over CoNLL texts of shared/data beside the repo (default: "
-                        "tests/data/misc_conll_test[ab].jsonl; testa was used to refine the rules, testb is held out)")
+                   help="MISC gold over CoNLL texts under the data root (default: the packaged "
+                        "gonerd/data/misc_conll_test[ab].jsonl; testa was used to refine the rules, testb is held out)")
     p.add_argument("--gonerd-gold", metavar="FILE",
-                   help="hand-labelled GONERD documents, CoNLL IOB2 (e.g. gonerd/sample/gold_test.conll)")
+                   help="hand-labelled documents, CoNLL IOB2 with -DOCSTART- <id> (e.g. gonerd/sample/gold_test.conll)")
+    p.add_argument("--docs", metavar="DOCS",
+                   help="the documents --gonerd-gold labels: `gonerd docs` output dir, documents parquet or JSONL")
     p.add_argument("--no-conll", action="store_true", help="skip the CoNLL evaluation")
     p.add_argument("--no-misc", action="store_true", help="skip both MISC evaluations")
     p.add_argument("--model", help="spaCy model name or path")
-    p.add_argument("--config", help="TOML/YAML file with LabelConfig keys")
+    add_config_arguments(p, "LabelConfig keys (model, entity_map, misc_rules, strip_articles, ...)")
     p.add_argument("--out", help="write the full result (incl. MISC errors) as JSON here")
     p.set_defaults(func=_cmd)

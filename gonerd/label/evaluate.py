@@ -7,6 +7,9 @@
 * MISC gold (span JSONL: ``id``, ``text``, ``spans: [{start, end, label, kind}]``): the full
   labeler stack runs on the text; MISC spans are compared with gold by exact character offsets,
   per kind (age, address, phone) and overall.
+* Hand-labelled GONERD documents (the corrections' CoNLL format, ``-DOCSTART- <id>``): the caller
+  pre-labels the documents' real text as ``gonerd label`` does; the gold tokens are aligned to that
+  text by character offsets and entities compared by exact character span and type, all four types.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from gonerd.errors import InputError
 from gonerd.label.base import Labeler
-from gonerd.label.merge import resolve, spans_to_iob2
-from gonerd.schema import ENTITY_TYPES, MISC_KINDS
+from gonerd.conll import DOCSTART, iob2_errors
+from gonerd.label.merge import iob2_to_spans, resolve, spans_to_iob2
+from gonerd.schema import ENTITY_TYPES, LABELS, MISC_KINDS
 
 if TYPE_CHECKING:
     import spacy.language
@@ -171,3 +175,88 @@ def read_conll_misc_gold(path: str | Path, data_root: str | Path) -> list[dict[s
                                  f"not {s['text']!r}", str(path), line=lineno, field=f"spans[{k}]")
         records.append({"id": f"{name}:{i}", "text": text, "spans": doc_spans})
     return records
+
+
+def read_gold_documents(path: str | Path) -> dict[str, tuple[int, list[str], list[str]]]:
+    """Hand-labelled documents in the corrections' CoNLL format: id → (line of its ``-DOCSTART-``,
+    tokens, IOB2 tags). ``-DOCSTART- <id> [<annotator>]`` starts a document, then ``token tag`` lines.
+
+    A bad tag, a broken IOB2 sequence, a token before the first ``-DOCSTART-`` or an id given twice
+    raises :class:`InputError` naming the file and line.
+    """
+    path = Path(path)
+    docs: dict[str, tuple[int, list[str], list[str]]] = {}
+    current: tuple[int, list[str], list[str]] | None = None
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            cols = line.split()
+            if not cols:
+                continue
+            if cols[0] == DOCSTART:
+                if len(cols) < 2:
+                    raise InputError(f"{DOCSTART} needs a document id", str(path), line=lineno)
+                if cols[1] in docs:
+                    raise InputError(f"document id {cols[1]!r} given twice (first on line {docs[cols[1]][0]})",
+                                     str(path), line=lineno)
+                current = docs[cols[1]] = (lineno, [], [])
+            elif current is None:
+                raise InputError(f"token before the first '{DOCSTART} <id>' line", str(path), line=lineno)
+            elif len(cols) != 2 or cols[1] not in LABELS:
+                raise InputError(f"expected 'token tag' with a tag in {list(LABELS)}, got {line.strip()!r}",
+                                 str(path), line=lineno)
+            else:
+                current[1].append(cols[0])
+                current[2].append(cols[1])
+    for doc_id, (lineno, _, tags) in docs.items():
+        problems = iob2_errors(tags)
+        if problems:
+            raise InputError(f"document {doc_id!r} is not strict IOB2: {problems[0]}", str(path), line=lineno)
+    return docs
+
+
+def align_tokens(text: str, tokens: Sequence[str], where: str) -> list[tuple[int, int]]:
+    """Character ``(start, end)`` of each token in ``text``, in order, with only whitespace between them.
+
+    This is how gold tokens meet the labeler's output independently of tokenization: a token not
+    found at the next non-space position raises :class:`InputError` (``where`` names the document).
+    """
+    offsets, pos = [], 0
+    for i, token in enumerate(tokens):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if not text.startswith(token, pos):
+            raise InputError(f"gold token {i} {token!r} is not the text's next word ({text[pos:pos + 30]!r})",
+                             where, field="tokens")
+        offsets.append((pos, pos + len(token)))
+        pos += len(token)
+    return offsets
+
+
+def eval_gold_documents(gold_path: str | Path, gold: dict[str, tuple[int, list[str], list[str]]],
+                        texts: dict[str, str], predicted: dict[str, Sequence[dict[str, Any]]]) -> dict[str, Any]:
+    """Entity P/R/F1 per type and ``ALL`` of predicted character spans against hand-labelled documents.
+
+    ``gold`` is :func:`read_gold_documents` of ``gold_path``; ``texts`` and ``predicted`` map
+    document id → the document's text and the pre-labeler's
+    ``{start, end, label}`` character spans on it. Gold tokens are aligned to the text by character
+    offsets (:func:`align_tokens`) and a prediction counts only when its start, end and type equal a
+    gold entity's — entity-level strict matching, as seqeval's on one shared tokenization. A gold
+    document missing from ``texts`` raises :class:`InputError` naming its line.
+    """
+    tp: Counter[str] = Counter()
+    n_pred: Counter[str] = Counter()
+    n_gold: Counter[str] = Counter()
+    for doc_id, (lineno, tokens, tags) in gold.items():
+        if doc_id not in texts:
+            raise InputError(f"document {doc_id!r} is not among the documents given (--docs)", str(gold_path),
+                             line=lineno)
+        offsets = align_tokens(texts[doc_id], tokens, f"{gold_path}: document {doc_id}")
+        expected = {(offsets[s][0], offsets[e - 1][1], label) for s, e, label in iob2_to_spans(tags)}
+        found = {(s["start"], s["end"], s["label"]) for s in predicted[doc_id]}
+        for spans, counter in ((expected, n_gold), (found, n_pred), (expected & found, tp)):
+            counter.update(label for _, _, label in spans)
+    types = [t for t in ENTITY_TYPES if n_gold[t] or n_pred[t]]
+    scores = {t: _prf(tp[t], n_pred[t], n_gold[t]) for t in types}
+    scores["ALL"] = _prf(sum(tp.values()), sum(n_pred.values()), sum(n_gold.values()))
+    return {"file": str(gold_path), "documents": len(gold), "tokens": sum(len(t) for _, t, _ in gold.values()),
+            "excluded_types": [], "scores": scores}
