@@ -79,30 +79,25 @@ def _token_spans(record: dict[str, Any], spans: list[Any], where: dict[str, Any]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Documents of a span JSONL file (see the module docstring)."""
+    """Documents of a document JSONL file (see the module docstring)."""
+    from gonerd.pipeline.io import iter_jsonl
+
     docs = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = {"path": str(path), "line": lineno}
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON ({e.msg})", **where) from e
-            if not isinstance(row, dict):
-                raise InputError("a line must be a JSON object", **where)
-            for name, kind in (("id", str), ("text", str), ("tokens", list), ("whitespace", list)):
-                if not isinstance(row.get(name), kind):
-                    raise InputError(f"missing or not a {kind.__name__}", **where, field=name)
-            if len(row["tokens"]) != len(row["whitespace"]):
-                raise InputError("tokens and whitespace differ in length", **where, field="whitespace")
-            rebuilt = "".join(t + w for t, w in zip(row["tokens"], row["whitespace"]))
-            if not row["text"].endswith(rebuilt) or row["text"][:len(row["text"]) - len(rebuilt)].strip():
-                raise InputError("tokens and whitespace do not rebuild the text", **where, field="tokens")
-            spans = _token_spans(row, row.get("spans") or [], where)
-            source = row.get("label_source") or _source(row.get("annotator"))
-            docs.append(_document(row, spans, source, row.get("meta") or {}))
+    for lineno, row in iter_jsonl(path):
+        where = {"path": str(path), "line": lineno}
+        if not isinstance(row, dict):
+            raise InputError("a line must be a JSON object", **where)
+        for name, kind in (("id", str), ("text", str), ("tokens", list), ("whitespace", list)):
+            if not isinstance(row.get(name), kind):
+                raise InputError(f"missing or not a {kind.__name__}", **where, field=name)
+        if len(row["tokens"]) != len(row["whitespace"]):
+            raise InputError("tokens and whitespace differ in length", **where, field="whitespace")
+        rebuilt = "".join(t + w for t, w in zip(row["tokens"], row["whitespace"]))
+        if not row["text"].endswith(rebuilt) or row["text"][:len(row["text"]) - len(rebuilt)].strip():
+            raise InputError("tokens and whitespace do not rebuild the text", **where, field="tokens")
+        spans = _token_spans(row, row.get("spans") or [], where)
+        source = row.get("label_source") or _source(row.get("annotator"))
+        docs.append(_document(row, spans, source, row.get("meta") or {}))
     return docs
 
 

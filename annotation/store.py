@@ -415,12 +415,8 @@ class Store:
             raise StoreError(f"unknown op {op!r} (known: {', '.join(OPS)})")
         if op != "remove" and label not in ENTITY_TYPES:
             raise StoreError(f"unknown label {label!r} (known: {', '.join(ENTITY_TYPES)})")
-        if kind == "final" and user.role != "admin":
-            raise NotFound("only an admin adjudicates")
         with self.write() as db:
-            aid, version, _ = self._assignment(db, doc_id, user, kind, create=True)
-            if base_version != version:
-                raise Conflict(version, self._spans(db, aid))
+            aid, version = self._current(db, doc_id, user, kind, base_version)
             current = db.execute("SELECT end, label FROM spans WHERE assignment_id = ? AND start = ?",
                                  (aid, start)).fetchone()
             if op == "add":
@@ -445,6 +441,16 @@ class Store:
                 payload = {"start": start, "end": current[0], "label": label, "was": current[1]}
             return self._bump(db, aid, user, version, op, payload)
 
+    def _current(self, db: sqlite3.Connection, doc_id: int, user: User, kind: str, base_version: int
+                 ) -> tuple[int, int]:
+        """``(assignment id, version)`` of the work an edit changes, when ``base_version`` is current."""
+        if kind == "final" and user.role != "admin":
+            raise NotFound("only an admin adjudicates")
+        aid, version, _ = self._assignment(db, doc_id, user, kind, create=True)
+        if base_version != version:
+            raise Conflict(version, self._spans(db, aid))
+        return aid, version
+
     @staticmethod
     def _bump(db: sqlite3.Connection, aid: int, user: User, version: int, op: str, payload: dict) -> int:
         db.execute("UPDATE assignments SET version = ? WHERE id = ?", (version + 1, aid))
@@ -456,12 +462,8 @@ class Store:
         """Mark the user's work ``done``, ``skipped`` or back to ``todo`` (a versioned, audited edit)."""
         if status not in STATUSES:
             raise StoreError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
-        if kind == "final" and user.role != "admin":
-            raise NotFound("only an admin adjudicates")
         with self.write() as db:
-            aid, version, _ = self._assignment(db, doc_id, user, kind, create=True)
-            if base_version != version:
-                raise Conflict(version, self._spans(db, aid))
+            aid, version = self._current(db, doc_id, user, kind, base_version)
             db.execute("UPDATE assignments SET status = ? WHERE id = ?", (status, aid))
             return self._bump(db, aid, user, version, "status", {"status": status})
 
