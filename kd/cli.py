@@ -28,13 +28,14 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
 
 def _train(args: argparse.Namespace) -> int:
     from gonerd.config import load_config, with_overrides
-    from kd.config import NerTrainConfig
+    from kd.config import NerTrainConfig, resolve_paths
     from kd.train import train_ner
 
     cfg = load_config(args.config, NerTrainConfig)
     flags = {"output_dir": args.output_dir, "model": args.model, "data.train": args.train, "data.dev": args.dev,
              "epochs": args.epochs}
     cfg = with_overrides(cfg, {**{k: v for k, v in flags.items() if v is not None}, **_overrides(args.set)})
+    cfg = resolve_paths(cfg)
     summary = train_ner(cfg, progress=not args.quiet)
     if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch, one summary
         print(json.dumps(summary, indent=2))
@@ -42,6 +43,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from kd.config import portable_path
     from kd.evaluate import evaluate_models, markdown_table
 
     results = evaluate_models(args.model, args.data, splits=args.split, unit=args.unit, max_length=args.max_length,
@@ -49,7 +51,7 @@ def _eval(args: argparse.Namespace) -> int:
                               names=args.name, torch_threads=args.torch_threads, progress=not args.quiet,
                               limit=args.limit)
     table = markdown_table(results, teacher=args.teacher)
-    report = {"dataset": args.data, "teacher": args.teacher, "models": results}
+    report = {"dataset": portable_path(args.data), "teacher": args.teacher, "models": results}
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(report, indent=2))
@@ -71,12 +73,13 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from kd.convert import convert_bert_to_lsg
+    from kd.convert import convert
 
-    out = convert_bert_to_lsg(args.model, args.output, max_length=args.max_length, block_size=args.block_size,
-                              sparse_block_size=args.sparse_block_size, sparsity_factor=args.sparsity_factor,
-                              sparsity_type=args.sparsity_type, num_global_tokens=args.num_global_tokens)
-    print(f"kd convert: {args.model} -> {out} (lsg, max length {args.max_length})", file=sys.stderr)
+    names = ("window", "block_size", "num_random_blocks", "num_landmarks", "sparse_block_size", "sparsity_factor",
+             "sparsity_type", "num_global_tokens")
+    options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}  # unset: defaults
+    out = convert(args.model, args.output, args.attention, max_length=args.max_length, **options)
+    print(f"kd convert: {args.model} -> {out} ({args.attention}, max length {args.max_length})", file=sys.stderr)
     return 0
 
 
@@ -129,14 +132,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(p)
     p.set_defaults(func=_predict)
 
-    p = sub.add_parser("convert", help="copy a BERT checkpoint into an efficient-attention model (LSG)")
+    p = sub.add_parser("convert", help="copy a BERT checkpoint into an efficient-attention model")
     p.add_argument("--model", required=True, help="BERT model directory or weights package")
     p.add_argument("--output", required=True, help="directory for the converted model and its tokenizer")
-    p.add_argument("--attention", default="lsg", choices=("lsg",), help="target attention")
+    p.add_argument("--attention", default="lsg", choices=("lsg", "longformer", "bigbird", "nystromformer"),
+                   help="target attention")
     p.add_argument("--max-length", type=int, default=4096, help="positions of the converted model (tiled)")
-    p.add_argument("--block-size", type=int, default=128, help="LSG local block size")
-    p.add_argument("--sparse-block-size", type=int, default=128, help="LSG sparse tokens on each side of a block")
-    p.add_argument("--sparsity-factor", type=int, default=2, help="LSG compression of the sparse context")
-    p.add_argument("--sparsity-type", default="pooling", choices=("pooling", "stride", "none"))
-    p.add_argument("--num-global-tokens", type=int, default=1)
+    p.add_argument("--window", type=int, help="Longformer attention window, both sides together (default 512)")
+    p.add_argument("--block-size", type=int, help="LSG local block size (default 128); BigBird block size (default 64)")
+    p.add_argument("--num-random-blocks", type=int, help="BigBird random blocks per query block (default 3)")
+    p.add_argument("--num-landmarks", type=int,
+                   help="Nystromformer landmarks (default 64; equal to --max-length for full attention)")
+    p.add_argument("--sparse-block-size", type=int, help="LSG sparse tokens on each side of a block (default 128)")
+    p.add_argument("--sparsity-factor", type=int, help="LSG compression of the sparse context (default 2)")
+    p.add_argument("--sparsity-type", choices=("pooling", "stride", "none"), help="LSG sparse context (default pooling)")
+    p.add_argument("--num-global-tokens", type=int, help="LSG global tokens (default 1)")
     p.set_defaults(func=_convert)

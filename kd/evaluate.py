@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from gonerd.errors import InputError
 from gonerd.label.evaluate import entity_scores as score
 from gonerd.schema import ENTITY_TYPES
+from kd.config import portable_path
 from kd.data import NerSplit, load_split
 from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
 
@@ -109,7 +110,7 @@ def evaluate_models(models: Sequence[str], data: str, *, splits: Sequence[str] |
             per_split[name] = ev["scores"]
             truncated[name] = ev["n_truncated"]
         results.append({"model": names[i] if names else Path(path).name if Path(path).name != "best"
-                        else Path(path).parent.name, "path": str(loaded.path), "dataset": data,
+                        else Path(path).parent.name, "path": portable_path(loaded.path), "dataset": portable_path(data),
                         "unit": unit, "max_length": length, "stride": min(stride, length // 2),
                         "n_truncated": sum(truncated.values()), "n_truncated_by_split": truncated,
                         "splits": per_split})

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gonerd.errors import ConfigError
-from kd.config import NerTrainConfig
+from kd.config import NerTrainConfig, portable_path
 from kd.data import NerExample, NerSplit, load_split
 from kd.evaluate import evaluate_split
 from kd.model import LoadedModel, full_attention_note, load_model
@@ -62,7 +62,7 @@ class LengthGroupedBatches:
     ``group=1`` gives plain shuffled batches.
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, group: int = 50) -> None:
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, group: int = 1) -> None:
         self.lengths, self.batch_size, self.seed, self.group = lengths, batch_size, seed, group
         self.epoch = 0
 
@@ -291,7 +291,7 @@ def _evaluate_and_checkpoint(run: TrainRun, epoch: int) -> None:
 def _finish(run: TrainRun) -> dict[str, Any]:
     """The run's summary, written with the run record (``run.json``, and ``cfg.record`` when set) by the main process."""
     cfg, state = run.cfg, run.state
-    summary = {"model": str(run.loaded.path), "output_dir": str(run.out), "steps": state["step"],
+    summary = {"model": portable_path(run.loaded.path), "output_dir": portable_path(run.out), "steps": state["step"],
                "epochs": cfg.epochs, "best_epoch": state["best_epoch"], "best_dev_f1": state["best_f1"],
                **run.train_info, "fresh_head": run.loaded.fresh, "num_processes": run.accelerator.num_processes,
                "train_seconds": round(time.time() - run.t_start, 1)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,16 @@ def test_cli_eval_on_a_gonerd_style_dataset(tiny, tmp_path):
     (model,) = json.loads(metrics.read_text())["models"]
     assert model["dataset"] == str(tmp_path / "gonerd") and model["splits"]["test"]["ALL"]["support"] == 20
     assert model["splits"]["test"]["ALL"]["f1"] > 0.5
+
+
+def test_cli_eval_writes_paths_relative_to_the_working_directory(tiny, tmp_path, monkeypatch):
+    """Metrics JSON committed under bench/results must not name this machine's directories."""
+    shutil.copy(TRAIN, tiny / "test.txt")
+    monkeypatch.chdir(tiny)
+    metrics = tmp_path / "m.json"
+    assert main(["kd", "eval", "--model", str(tiny / "run" / "best"), "--data", str(tiny), "--split", "test.txt",
+                 "--max-length", "24", "--stride", "6", "--output", str(metrics), "--quiet"]) == 0
+    report = json.loads(metrics.read_text())
+    (model,) = report["models"]
+    assert (report["dataset"], model["dataset"], model["path"]) == (".", ".", "run/best")
+    assert str(tiny) not in metrics.read_text()
