@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+# What length_kde draws, for the figure's caption in the card.
+CAPTION = "Kernel density of sequence lengths (seaborn `kdeplot`, log-scaled token axis, no resampling)."
 
 
 def length_kde(series: dict[str, list[int]], path: str | Path, *, log_x: bool = True) -> Path:

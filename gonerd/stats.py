@@ -17,6 +17,16 @@ from typing import Any
 from gonerd.schema import TAGS
 
 LENGTH_ROWS = ("mean", "std", "min", "25%", "50%", "75%", "max")
+# The CoNLL-2003 figures the paper prints (Brown et al., 2023): Table 1 to one decimal, Table 9 counts
+# in thousands (to the digits printed) and shares to three decimals. (table, row, key, value, decimals)
+PAPER_CONLL2003: tuple[tuple[str, str, str, float, int], ...] = (
+    *(("Table 1", "lengths", k, v, 1) for k, v in
+      (("mean", 14.5), ("std", 11.8), ("min", 1), ("25%", 6), ("50%", 10), ("75%", 22), ("max", 124))),
+    ("Table 9", "Total", "count_k", 301, 0), ("Table 9", "O", "count_k", 251, 0), ("Table 9", "O", "p", .832, 3),
+    ("Table 9", "B-PER", "count_k", 10, 0), ("Table 9", "B-PER", "p", .033, 3), ("Table 9", "B-PER", "p1", .198, 3),
+    ("Table 9", "B-LOC", "count_k", 10.6, 1), ("Table 9", "B-LOC", "p", .035, 3), ("Table 9", "B-LOC", "p1", .210, 3),
+    ("Table 9", "B-ORG", "p1", .184, 3), ("Table 9", "I-MISC", "p1", .034, 3),
+)
 
 
 @dataclass
@@ -119,6 +129,24 @@ def compute_stats(corpus: Corpus, *, thresholds: tuple[int, ...] = (512, 4096), 
     if corpus.domains:
         out["table10_domains"] = domain_table(corpus.domains, top_domains)
     return out
+
+
+def compare_with_paper(stats: dict) -> list[dict[str, Any]]:
+    """Each CoNLL-2003 figure the paper prints next to ``stats``' value rounded as the paper rounds it.
+
+    ``stats`` is a :func:`compute_stats` dict; a row ``{"table", "row", "key", "paper", "ours",
+    "equal"}`` per figure of ``PAPER_CONLL2003``.
+    """
+    rows = []
+    for table, row, key, paper, decimals in PAPER_CONLL2003:
+        if table == "Table 1":
+            value = stats["table1_lengths"][key]
+        else:
+            tag = stats["table9_tags"][row]
+            value = tag["count"] / 1000 if key == "count_k" else tag[key]
+        ours = round(value, decimals)
+        rows.append({"table": table, "row": row, "key": key, "paper": paper, "ours": ours, "equal": ours == paper})
+    return rows
 
 
 def _num(x: float) -> str:

@@ -83,3 +83,47 @@ def test_merge_appends_new_blocks_and_keeps_unknown_ones():
     assert meta == {"license": "other", "foo": 1}
     assert body.index("intro") < body.index("A2") < body.index("outro") < body.index("B2")
     assert "A1" not in merged
+
+
+def _render(comparisons, label_eval=None):
+    from collections import Counter
+
+    from gonerd.card import render_card
+    from gonerd.stats import Corpus, compute_stats
+
+    ours = compute_stats(Corpus("GONERD", [100, 700, 5000, 300], Counter({"O": 6000, "B-PER": 100}), ["a.org"] * 4))
+    return render_card(stats=[ours, *comparisons], stats_markdown="(tables)", label_eval=label_eval,
+                       split_sizes={"train": {"num_examples": 4, "num_bytes": 10}}, download_size=10,
+                       label_sources=Counter({"spacy:x+rules:misc@2": 3, "human:ann": 1}), figure=None)
+
+
+def test_card_claims_come_from_the_numbers():
+    from collections import Counter
+
+    from gonerd.stats import Corpus, compute_stats
+
+    text = _render([])
+    assert "reproduce" not in text and "CoNLL-2003 columns" not in text  # no comparison ran: no claim
+    assert "truncated" not in text and "overlapping windows" in text and "`--truncate`" in text
+    assert "50.0% longer than 512 tokens, 25.0% longer than 4,096" in text
+    assert "3 of 4 documents carry machine pre-labels" in text and "were scored for this build" in text
+    assert "it covers only age, address, phone" in text and "most examples exceed" not in text
+    assert "news" not in split_front_matter(text)[0]["tags"]
+    # A CoNLL column that is not the paper's: the card names the differing figures instead.
+    other = compute_stats(Corpus("CoNLL-2003", [3, 9, 14], Counter({"O": 20, "B-PER": 6})))
+    text = _render([other])
+    assert "they differ from the paper's figures in Table 1 lengths mean (8.7, paper 14.5)" in text
+    assert "are reproduced" not in text
+    evaluation = {"gonerd_gold": {"scores": {"PER": {"precision": 1, "recall": 1, "f1": 0.791, "support": 43},
+                                             "ORG": {"precision": 1, "recall": 1, "f1": 0.608, "support": 83},
+                                             "ALL": {"precision": 1, "recall": 1, "f1": 0.712, "support": 126}}}}
+    assert "entity F1 0.712, weakest on ORG (0.608)" in _render([], evaluation)
+
+
+@pytest.mark.shared
+def test_card_says_reproduced_when_the_real_conll_matches_the_paper(shared_data):
+    from gonerd.stats import compute_stats, corpus_from_conll
+
+    files = [shared_data / "conll2003" / f for f in ("eng.train", "eng.testa", "eng.testb")]
+    text = _render([compute_stats(corpus_from_conll(files))])
+    assert "all 18 CoNLL-2003 figures the paper prints (Tables 1 and 9, at the paper's rounding) are reproduced" in text

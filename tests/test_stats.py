@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gonerd.dataset import build_dataset
-from gonerd.stats import (Corpus, corpus_from_conll, corpus_from_dataset, domain_table, length_table, tag_table,
-                          write_stats)
+from gonerd.stats import (PAPER_CONLL2003, Corpus, compare_with_paper, compute_stats, corpus_from_conll,
+                          corpus_from_dataset, domain_table, length_table, tag_table, write_stats)
 from labeled_sample import labeled_sample
 
 CONLL = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
@@ -38,6 +38,19 @@ def test_conll2003_reproduces_paper_tables_1_and_9():
     assert round(t9["B-LOC"]["count"] / 1000, 1) == 10.6 and round(t9["B-LOC"]["p1"], 3) == .210
     assert round(t9["B-ORG"]["p1"], 3) == .184 and round(t9["I-MISC"]["p1"], 3) == .034
     assert t9["O"]["p1"] is None
+    # the card's claim "reproduces the paper's figures" comes from this comparison
+    comparison = compare_with_paper(compute_stats(corpus))
+    assert len(comparison) == len(PAPER_CONLL2003) and all(row["equal"] for row in comparison), comparison
+
+
+def test_comparison_with_the_paper_finds_a_differing_figure():
+    corpus = Corpus("CoNLL-2003", [1, 6, 10, 22, 124] * 3, Counter({"O": 251_000, "B-PER": 10_000, "B-LOC": 10_600,
+                                                                      "B-ORG": 9_300, "I-MISC": 1_700}))
+    rows = {(r["table"], r["row"], r["key"]): r for r in compare_with_paper(compute_stats(corpus))}
+    assert rows[("Table 1", "lengths", "max")]["equal"] and rows[("Table 1", "lengths", "min")]["equal"]
+    assert rows[("Table 1", "lengths", "mean")] == {"table": "Table 1", "row": "lengths", "key": "mean",
+                                                   "paper": 14.5, "ours": 32.6, "equal": False}
+    assert rows[("Table 9", "Total", "count_k")]["ours"] == 283 and not rows[("Table 9", "Total", "count_k")]["equal"]
 
 
 def test_small_tables_by_hand():
