@@ -63,7 +63,7 @@ def test_human_corrections_survive_a_relabel(records, tmp_path) -> None:
 @pytest.mark.parametrize(("row", "message"), [
     ({"id": "nope", "annotator": "a", "spans": []}, r"line 2, field 'id': unknown document id 'nope'"),
     ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 5, "label": "PERSON"}]},
-     r"line 2, field 'spans\[0\]': unknown label 'PERSON'"),
+     r"line 2, field 'spans\[0\].label': unknown label 'PERSON'"),
     ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 3, "label": "PER"}]},
      r"line 2, field 'spans\[0\]': offsets 0-3 \('Jes'\) are not on token boundaries"),
     ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 999, "label": "PER"}]}, "outside the text"),
@@ -71,6 +71,26 @@ def test_human_corrections_survive_a_relabel(records, tmp_path) -> None:
                                                {"start": 6, "end": 14, "label": "PER"}]}, "overlaps"),
     ({"id": "r2", "spans": []}, "no annotator"),
     ({"id": "r2", "annotator": "a", "text": "other text", "spans": []}, "text differs"),
+    ({"id": "r2", "annotator": "a", "span": []}, r"line 2, field 'span': unknown key in a line .*did you mean 'spans'"),
+    ({"id": "r2", "annotator": "a"}, r"line 2, field 'spans': missing"),
+    ({"id": "r1", "annotator": "a", "spans": []}, r"line 2, field 'id': document id 'r1' is corrected twice, at lines 1 and 2"),
+    ({"id": "r2", "annotator": "a", "spans": [{"start": False, "end": 14, "label": "PER"}]},
+     r"line 2, field 'spans\[0\].start': offset must be an integer, not false"),
+    ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 14.0, "label": "PER"}]},
+     r"field 'spans\[0\].end': offset must be an integer, not 14.0"),
+    ({"id": "r2", "annotator": "a", "spans": [{"start": "0", "end": 14, "label": "PER"}]},
+     r"field 'spans\[0\].start': offset must be an integer, not \"0\""),
+    ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 14, "label": "PER", "lable": "x"}]},
+     r"field 'spans\[0\].lable': unknown key in a span"),
+    ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "label": "PER"}]}, r"field 'spans\[0\].end': missing"),
+    ({"id": "r2", "annotator": "a", "spans": ["Jesse Lelievre"]}, r"field 'spans\[0\]': a span must be a JSON object, not str"),
+    ({"id": "r2", "annotator": "a", "spans": {"start": 0}}, r"field 'spans': must be a list of spans, not dict"),
+    ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 14, "label": "PER", "text": "Jesse"}]},
+     r"field 'spans\[0\].text': text 'Jesse' differs from the document's 'Jesse Lelievre'"),
+    ({"id": ["r2"], "annotator": "a", "spans": []}, r"field 'id': must be a string, not \[\"r2\"\]"),
+    ({"id": "r2", "annotator": 7, "spans": []}, r"field 'annotator': must be a string, not 7"),
+    (["r2", []], r"line 2: a line must be a JSON object, not list"),
+    ("r2", r"line 2: a line must be a JSON object, not str"),
 ])
 def test_jsonl_errors_name_file_line_and_field(records, tmp_path, row, message) -> None:
     path = write_jsonl(tmp_path / "bad.jsonl", [{"id": "r1", "annotator": "a", "spans": []}, row])
@@ -114,7 +134,9 @@ def test_conll_length_mismatch(records, tmp_path) -> None:
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("investigated O", "probed O", r"line (\d+): token 'probed' differs from the document's 'investigated'"),
     ("investigated O", "investigated B-PERSON", r"line (\d+), field 'tag': unknown tag 'B-PERSON'"),
-    ("sentenced O", "sentenced I-ORG", r"line (\d+): not strict IOB2: 'I-ORG' follows 'O'"),
+    ("sentenced O", "sentenced I-ORG", r"line (\d+), field 'tag': not strict IOB2: 'I-ORG' follows 'O'"),
+    ("-DOCSTART- r2", "-DOCSTART- r1", r"line (\d+), field 'id': document id 'r1' is corrected twice, at lines 1 and"),
+    ("-DOCSTART- r2", "-DOCSTART- r2 ann extra", r"line (\d+): expected '-DOCSTART- <id> \[<annotator>\]'"),
     ("-DOCSTART- r2", "-DOCSTART- r9", r"line (\d+), field 'id': unknown document id 'r9'"),
 ])
 def test_conll_errors_name_the_line(records, tmp_path, old, new, message) -> None:
@@ -126,6 +148,14 @@ def test_conll_errors_name_the_line(records, tmp_path, old, new, message) -> Non
     with pytest.raises(InputError, match=message) as err:
         import_corrections(records, path, annotator="a")
     assert f"line {lineno}" in str(err.value) and str(err.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".conll"])
+def test_a_file_that_is_not_utf8_says_so(records, tmp_path, suffix) -> None:
+    path = tmp_path / f"latin1{suffix}"
+    path.write_bytes(b'{"id": "r1", "annotator": "a", "spans": []}\n{"id": "r2", "annotator": "Jos\xe9", "spans": []}\n')
+    with pytest.raises(InputError, match=r"line 2: not UTF-8 text \(byte 0xe9"):
+        import_corrections(records, path)
 
 
 def test_missing_file(records, tmp_path) -> None:

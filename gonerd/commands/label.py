@@ -71,12 +71,14 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
     (:func:`gonerd.label.carry.carry_human`); the spans that cannot be are appended to
     ``out/conflicts.jsonl``, which the summary names.
     """
-    from gonerd.label import build_labelers, import_corrections, is_human, label_documents, label_source
+    from gonerd.label import build_labelers, is_human, label_documents, label_source
     from gonerd.label.carry import carry_human
+    from gonerd.label.corrections import apply_corrections, read_corrections
     from gonerd.label.io import LABELED_FILE, read_documents, write_labeled
     from gonerd.label.spacy_ner import load_pipeline
 
     docs = read_documents(docs_path)
+    hand = read_corrections(corrections) if corrections is not None else None  # a bad file fails before any work
     nlp = load_pipeline(config.model, sentence_starts=config.sentence_starts)
     labelers = build_labelers(nlp, config)
     source = label_source(labelers)
@@ -113,8 +115,8 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
         write_labeled(chunk, parts / f"part-{first + k:05d}.parquet")
         done.update((r["id"], r) for r in chunk)
     records = [done[d["id"]] for d in docs]
-    if corrections is not None:
-        records = import_corrections(records, corrections, annotator)
+    if hand is not None:
+        records = apply_corrections(records, hand, annotator)
     write_labeled(records, out / LABELED_FILE)
     shutil.rmtree(parts)
     types = Counter(s["label"] for r in records for s in r["spans"])
