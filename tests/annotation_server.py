@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -14,6 +15,15 @@ import uvicorn
 
 from annotation.app import create_app
 from annotation.store import Store
+
+
+def make_doc(doc_id: str, text: str, prelabels: list) -> dict:
+    """A document for the store whose tokens are the whitespace-separated words of ``text``."""
+    words = list(re.finditer(r"\S+", text))
+    ends = [w.start() for w in words[1:]] + [len(text)]
+    return {"id": doc_id, "text": text, "tokens": [w.group() for w in words],
+            "whitespace": [text[w.end():end] for w, end in zip(words, ends)], "prelabels": prelabels,
+            "label_source": "rules@1", "meta": {}}
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ edits, adjudication, export, and the page's safety against HTML in document text
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -12,19 +11,11 @@ import httpx
 import pytest
 
 from annotation.store import Store
-from annotation_server import login, serve
+from annotation_server import login, make_doc, serve
 
 STATIC = Path(__file__).resolve().parents[1] / "annotation" / "static"
 XSS = '<script>alert("x")</script> <img src=x onerror=alert(1)> Jane Doe of Boston.'
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "carol": "carol-password", "root": "root-password"}
-
-
-def make_doc(doc_id: str, text: str, prelabels: list) -> dict:
-    """A document whose tokens are the whitespace-separated words of ``text``."""
-    words = list(re.finditer(r"\S+", text))
-    whitespace = [text[w.end():(words[i + 1].start() if i + 1 < len(words) else len(text))] for i, w in enumerate(words)]
-    return {"id": doc_id, "text": text, "tokens": [w.group() for w in words], "whitespace": whitespace,
-            "prelabels": prelabels, "label_source": "rules@1", "meta": {}}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +32,7 @@ def template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def base_url(template, tmp_path):
+def server_url(template, tmp_path):
     db = tmp_path / "a.db"
     shutil.copy(template, db)
     with serve(db) as url:
@@ -49,8 +40,8 @@ def base_url(template, tmp_path):
 
 
 @pytest.fixture
-def alice(base_url) -> httpx.Client:
-    with login(base_url, "alice", PASSWORDS["alice"]) as client:
+def alice(server_url) -> httpx.Client:
+    with login(server_url, "alice", PASSWORDS["alice"]) as client:
         yield client
 
 
@@ -58,8 +49,8 @@ def first_doc(client: httpx.Client) -> int:
     return client.get("/api/queue").json()["items"][0]["document"]
 
 
-def test_without_a_session_only_the_login_page_answers(base_url) -> None:
-    client = httpx.Client(base_url=base_url)
+def test_without_a_session_only_the_login_page_answers(server_url) -> None:
+    client = httpx.Client(base_url=server_url)
     for path in ("/api/me", "/api/schema", "/api/queue", "/api/documents/1", "/api/projects", "/api/adjudication/1",
                  "/api/export?project=demo"):
         assert client.get(path).status_code == 401, path
@@ -72,8 +63,8 @@ def test_without_a_session_only_the_login_page_answers(base_url) -> None:
     assert client.get("/nowhere").status_code == 404
 
 
-def test_login_checks_password_content_type_and_origin(base_url) -> None:
-    client = httpx.Client(base_url=base_url)
+def test_login_checks_password_content_type_and_origin(server_url) -> None:
+    client = httpx.Client(base_url=server_url)
     assert client.post("/api/login", json={"name": "alice", "password": "wrong-password"}).status_code == 401
     assert client.post("/api/login", json={"name": "nobody", "password": "x"}).status_code == 401
     form = client.post("/api/login", data={"name": "alice", "password": PASSWORDS["alice"]})
@@ -134,17 +125,17 @@ def test_bad_requests_are_refused(alice, body, status) -> None:
     assert raw.status_code == 400
 
 
-def test_blind_mode_annotators_see_only_their_own_work(base_url, alice) -> None:
+def test_blind_mode_annotators_see_only_their_own_work(server_url, alice) -> None:
     doc = first_doc(alice)
     alice.post(f"/api/documents/{doc}/edits", json={"base_version": 0, "op": "add", "start": 0, "end": 2,
                                                     "label": "PER"})
-    with login(base_url, "bob", PASSWORDS["bob"]) as bob:
+    with login(server_url, "bob", PASSWORDS["bob"]) as bob:
         assert bob.get(f"/api/documents/{doc}").json()["work"]["spans"] == []
         for path in (f"/api/adjudication/{doc}", "/api/projects", "/api/export?project=demo"):
             assert bob.get(path).status_code == 403, path
         assert bob.get(f"/api/documents/{doc}?kind=final").status_code == 404
         assert bob.get("/adjudicate").status_code == 403
-    with login(base_url, "carol", PASSWORDS["carol"]) as carol:
+    with login(server_url, "carol", PASSWORDS["carol"]) as carol:
         assert carol.get(f"/api/documents/{doc}").status_code == 404
         assert carol.get("/api/documents/999").status_code == 404  # the same answer as "not yours"
         edit = carol.post(f"/api/documents/{doc}/edits", json={"base_version": 1, "op": "remove", "start": 0})
@@ -152,11 +143,11 @@ def test_blind_mode_annotators_see_only_their_own_work(base_url, alice) -> None:
     assert alice.get(f"/api/documents/{doc}").json()["work"]["spans"] == [[0, 2, "PER"]]
 
 
-def test_adjudication_and_export(base_url, alice) -> None:
+def test_adjudication_and_export(server_url, alice) -> None:
     doc = first_doc(alice)
     alice.post(f"/api/documents/{doc}/edits", json={"base_version": 0, "op": "add", "start": 0, "end": 2,
                                                     "label": "PER"})
-    with login(base_url, "root", PASSWORDS["root"]) as root:
+    with login(server_url, "root", PASSWORDS["root"]) as root:
         view = root.get(f"/api/adjudication/{doc}").json()
         assert view["annotators"]["alice"]["spans"] == [[0, 2, "PER"]] and view["annotators"]["bob"]["spans"] == []
         assert view["work"]["version"] == 0
@@ -174,7 +165,7 @@ def test_adjudication_and_export(base_url, alice) -> None:
         assert [p["name"] for p in root.get("/api/projects").json()["projects"]] == ["demo"]
 
 
-def test_document_text_is_data_never_markup(base_url, alice) -> None:
+def test_document_text_is_data_never_markup(server_url, alice) -> None:
     items = alice.get("/api/queue").json()["items"]
     xss = next(i["document"] for i in items if i["key"] == "xss")
     response = alice.get(f"/api/documents/{xss}")
