@@ -198,3 +198,15 @@ def test_leading_articles_are_left_outside_spacy_spans_unless_part_of_a_name() -
     text = "Agents of the Federal Bureau of Investigation arrested him."
     spans = set(SpacyNer(nlp, LabelConfig().entity_map).spans(nlp(text)))
     assert (3, 7, "ORG") in spans  # "Federal Bureau of Investigation", not "the Federal …"
+
+
+def test_the_label_layer_takes_a_model_labeler_only_when_handed_one() -> None:
+    from gonerd.errors import ConfigError
+    from gonerd.label import build_labelers
+
+    nlp, _ = pipeline()
+    config = LabelConfig(ner_model="runs/ner")
+    with pytest.raises(ConfigError, match="ner_model 'runs/ner' is set but no labeler was built for it"):
+        build_labelers(nlp, config)
+    gazetteer = Gazetteer({"Coney"})
+    assert build_labelers(nlp, config, gazetteer)[-1] is gazetteer

@@ -60,12 +60,13 @@ def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
     """Evaluate the labelers of ``config`` on a CoNLL file (``None`` skips), the MISC gold set
     (``None`` skips), MISC gold files over CoNLL texts (offsets into files under ``root``) and the
     hand-labelled documents ``gonerd_gold`` of ``docs`` (:func:`score_gonerd_gold`; all four types)."""
-    from gonerd.label import build_labelers, label_source
+    from gonerd.commands.label import labelers_for
+    from gonerd.label import label_source
     from gonerd.label.evaluate import eval_conll, eval_misc, read_conll_misc_gold, read_misc_gold
     from gonerd.label.spacy_ner import load_pipeline
 
     nlp = load_pipeline(config.model, sentence_starts=False)
-    labelers = build_labelers(nlp, config)
+    labelers = labelers_for(nlp, config)
     result: dict[str, Any] = {"label_source": label_source(labelers), "config": dataclasses.asdict(config)}
     if conll is not None:
         result["conll"] = eval_conll(conll, nlp, labelers)

@@ -43,6 +43,22 @@ def _previous(out: Path) -> dict[str, dict[str, Any]]:
             for r in read_parquet_records(f, LABELED_FILE, ("id", "text", "spans", "label_source"), "gonerd label")}
 
 
+def labelers_for(nlp: Any, config: Any) -> list[Any]:
+    """The labelers of ``config`` (:func:`gonerd.label.build_labelers`), with a trained model's
+    labeler (:class:`kd.labeler.ModelLabeler`) as the NER when ``config.ner_model`` is set.
+
+    Composing kd into labeling happens here, at the command layer: ``gonerd/label`` never imports kd.
+    """
+    from gonerd.label import build_labelers
+
+    ner = None
+    if config.ner_model is not None:
+        from kd.labeler import ModelLabeler
+
+        ner = ModelLabeler(config.ner_model, types=config.ner_model_types)
+    return build_labelers(nlp, config, ner)
+
+
 def _append_conflicts(path: Path, conflicts: list[dict[str, Any]]) -> None:
     """Append ``conflicts`` to the JSONL file ``path`` (earlier runs' conflicts stay until a person removes them)."""
     import json
@@ -71,7 +87,7 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
     (:func:`gonerd.label.carry.carry_human`); the spans that cannot be are appended to
     ``out/conflicts.jsonl``, which the summary names.
     """
-    from gonerd.label import build_labelers, is_human, label_documents, label_source
+    from gonerd.label import is_human, label_documents, label_source
     from gonerd.label.carry import carry_human
     from gonerd.label.corrections import apply_corrections, read_corrections
     from gonerd.label.io import LABELED_FILE, read_documents, write_labeled
@@ -80,7 +96,7 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
     docs = read_documents(docs_path)
     hand = read_corrections(corrections) if corrections is not None else None  # a bad file fails before any work
     nlp = load_pipeline(config.model, sentence_starts=config.sentence_starts)
-    labelers = build_labelers(nlp, config)
+    labelers = labelers_for(nlp, config)
     source = label_source(labelers)
     previous = _previous(out)
 

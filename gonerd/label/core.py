@@ -31,21 +31,21 @@ def is_human(record: dict[str, Any]) -> bool:
     return str(record.get("label_source") or "").startswith(HUMAN_PREFIX)
 
 
-def build_labelers(nlp: spacy.language.Language, config: LabelConfig) -> list[Labeler]:
+def build_labelers(nlp: spacy.language.Language, config: LabelConfig, ner: Labeler | None = None) -> list[Labeler]:
     """The labelers of ``config`` in priority order: MISC rules (if on) first, then the NER.
 
-    The NER is spaCy's, or the token-classification model ``config.ner_model`` when set.
+    The NER is ``ner`` when given — the command layer builds a token-classification model's labeler
+    for ``config.ner_model`` and hands it in — else spaCy's. This layer knows only the
+    :class:`Labeler` protocol, so ``config.ner_model`` without ``ner`` is a :class:`ConfigError`.
     """
     from gonerd.label.rules import MiscRules
     from gonerd.label.spacy_ner import SpacyNer
 
+    if config.ner_model is not None and ner is None:
+        raise ConfigError(f"ner_model {config.ner_model!r} is set but no labeler was built for it "
+                          "(`gonerd label --ner-model` builds one)")
     labelers: list[Labeler] = [MiscRules(nlp.vocab)] if config.misc_rules else []
-    if config.ner_model is None:
-        labelers.append(SpacyNer(nlp, config.entity_map, strip_articles=config.strip_articles))
-    else:
-        from kd.labeler import ModelLabeler
-
-        labelers.append(ModelLabeler(config.ner_model, types=config.ner_model_types))
+    labelers.append(ner if ner is not None else SpacyNer(nlp, config.entity_map, strip_articles=config.strip_articles))
     return labelers
 
 
