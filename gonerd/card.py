@@ -151,7 +151,7 @@ def _quality(label_eval: dict[str, Any] | None) -> str:
 
     def walk(node: dict[str, Any], path: list[str]) -> None:
         # File names only: the evaluating machine's directories mean nothing to card readers.
-        scalars = {k: Path(v).name if k in ("file", "path") and isinstance(v, str) else v for k, v in node.items()
+        scalars = {k: Path(v).name if k in ("file", "path", "docs") and isinstance(v, str) else v for k, v in node.items()
                    if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
         if scalars:
             notes.append(f"- {' / '.join(path) or 'evaluated'}: " + ", ".join(f"{k} `{v}`" for k, v in scalars.items()))

@@ -114,10 +114,12 @@ def test_card_claims_come_from_the_numbers():
     text = _render([other])
     assert "they differ from the paper's figures in Table 1 lengths mean (8.7, paper 14.5)" in text
     assert "are reproduced" not in text
-    evaluation = {"gonerd_gold": {"scores": {"PER": {"precision": 1, "recall": 1, "f1": 0.791, "support": 43},
+    evaluation = {"gonerd_gold": {"docs": "/home/someone/run/documents", "scores": {"PER": {"precision": 1, "recall": 1, "f1": 0.791, "support": 43},
                                              "ORG": {"precision": 1, "recall": 1, "f1": 0.608, "support": 83},
                                              "ALL": {"precision": 1, "recall": 1, "f1": 0.712, "support": 126}}}}
-    assert "entity F1 0.712, weakest on ORG (0.608)" in _render([], evaluation)
+    text = _render([], evaluation)
+    assert "entity F1 0.712, weakest on ORG (0.608)" in text
+    assert "docs `documents`" in text and "/home/someone" not in text  # no machine paths in a published card
 
 
 @pytest.mark.shared
