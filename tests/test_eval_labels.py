@@ -224,7 +224,7 @@ def test_read_gold_documents_names_bad_lines(tmp_path: Path, content: str, messa
         read_gold_documents(path)
 
 
-def test_gonerd_gold_needs_its_documents_and_conll_names_the_data_root(tmp_path: Path,
+def test_gonerd_gold_needs_its_documents_and_conll_names_the_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     gold = Path(__file__).resolve().parents[1] / "gonerd" / "sample" / "gold_test.conll"
     assert main(["eval-labels", "--no-conll", "--no-misc", "--gonerd-gold", str(gold)]) == 2
@@ -232,5 +232,8 @@ def test_gonerd_gold_needs_its_documents_and_conll_names_the_data_root(tmp_path:
     assert main(["eval-labels", "--no-misc", "--data-root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"CoNLL-2003 test file not found under the data root {tmp_path}" in err and "--no-conll" in err
+    monkeypatch.setenv("GONERD_DATA", str(tmp_path / "env-root"))  # the data root kd configs use too
+    assert main(["eval-labels", "--no-misc"]) == 2
+    assert f"not found under the data root {tmp_path / 'env-root'}" in capsys.readouterr().err
     assert main(["eval-labels", "--no-conll", "--no-misc", "--set", "strip_articles=maybe"]) == 2
     assert "strip_articles: expected bool" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def test_eval_labels_from_a_built_wheel_reads_its_package_data(tmp_path: Path) -
     site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (site / "main_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
-    env = {k: v for k, v in os.environ.items() if k not in ("GONERD_DATA_ROOT", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("GONERD_DATA", "PYTHONPATH")}
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     where = _run([str(python), "-c", "import gonerd, spacy; print(gonerd.__file__)"], cwd=cwd, env=env)

@@ -3,7 +3,7 @@ all four types on hand-labelled documents of the dataset.
 
 CoNLL's MISC is a different type from GONERD's MISC, so it is mapped to O on both sides of the
 CoNLL evaluation. The MISC gold sets ship with the package (gonerd/data/). CoNLL-2003 is not
-redistributable: it is read from the data root (--data-root, else GONERD_DATA_ROOT, else
+redistributable: it is read from the data root (--data-root, else GONERD_DATA, else
 shared/data beside a repository checkout). --gonerd-gold FILE --docs DOCS runs the pre-labeler
 exactly as `gonerd label` does on the documents' real text and scores it against the hand labels.
 Prints markdown tables; --out saves everything (with MISC errors) as JSON.
@@ -22,14 +22,14 @@ PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_MISC_GOLD = PACKAGE_DATA / "misc_gold.jsonl"
 # MISC gold over CoNLL texts: testa was used to refine the rules (rules:misc@2), testb never was
 DEFAULT_MISC_CONLL = (PACKAGE_DATA / "misc_conll_testa.jsonl", PACKAGE_DATA / "misc_conll_testb.jsonl")
-DATA_ROOT_ENV = "GONERD_DATA_ROOT"
+DATA_ROOT_ENV = "GONERD_DATA"  # the same variable kd configs expand as ${GONERD_DATA}
 # Only meaningful in a repository checkout; an installed package has no such sibling folder.
 CHECKOUT_DATA_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
 CONLL_TEST = Path("conll2003") / "eng.testb"
 
 
 def data_root(flag: str | None) -> Path:
-    """``--data-root``, else ``GONERD_DATA_ROOT``, else ``shared/data`` beside the repository checkout."""
+    """``--data-root``, else ``GONERD_DATA``, else ``shared/data`` beside the repository checkout."""
     return Path(flag or os.environ.get(DATA_ROOT_ENV) or CHECKOUT_DATA_ROOT)
 
 
