@@ -100,8 +100,12 @@ class CrawlServer:
         return good
 
     def seeds(self) -> list[str]:
-        """Seed URLs: the homepage, the sitemap index and the feed."""
-        return [f"{self.base}/", f"{self.base}/sitemap_index.xml", f"{self.base}/feed.xml"]
+        """Seed URLs: the homepage, the sitemap index, the feed, and a disallowed page.
+
+        Seeds are requested together, while robots.txt is still being fetched: the disallowed one
+        checks that requests waiting for robots.txt obey it too.
+        """
+        return [f"{self.base}/", f"{self.base}/sitemap_index.xml", f"{self.base}/feed.xml", f"{self.base}{DISALLOWED}"]
 
     def start(self) -> str:
         """Serve in a background thread; return the base URL."""

@@ -6,6 +6,8 @@
   apply it; this raises the host's download-slot delay when robots.txt asks for more.
 - ``DomainCapMiddleware``: ``--max-pages`` / ``--max-pages-per-domain`` without fetching pages that
   could not be kept.
+- ``SharedRobotsTxtMiddleware``: Scrapy 2.19's ``RobotsTxtMiddleware`` lets every request that waits
+  for a host's robots.txt after the first one through unchecked (see the class).
 - ``ResumeDupeFilter``: Scrapy's fingerprint filter, seeded with the URLs a previous run already
   finished, and logging redirects to an already-requested URL (a loop) that Scrapy drops silently.
 """
@@ -19,9 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 from w3lib.url import canonicalize_url
 
 if TYPE_CHECKING:
@@ -59,17 +65,19 @@ class RetryAfterMiddleware(RetryMiddleware):
         """Build from the crawler (its settings and downloader)."""
         return cls(crawler)
 
-    def _pause_host(self, request: Request, wait: float) -> None:
+    def _slot(self, request: Request) -> Any:
         downloader = self.crawler.engine.downloader
-        slot = downloader.slots.get(request.meta.get(downloader.DOWNLOAD_SLOT, ""))
+        return downloader.slots.get(request.meta.get(downloader.DOWNLOAD_SLOT, ""))
+
+    def _pause_host(self, request: Request, wait: float) -> None:
+        slot = self._slot(request)
         if slot is not None and slot.delay > 0:
             # The downloader sends a host's next request at lastseen + delay; moving lastseen holds
             # back every request to that host, not only the one being retried.
             slot.lastseen = max(slot.lastseen, time.monotonic() + wait - slot.delay)
 
     def _backoff(self, request: Request) -> float:
-        downloader = self.crawler.engine.downloader
-        slot = downloader.slots.get(request.meta.get(downloader.DOWNLOAD_SLOT, ""))
+        slot = self._slot(request)
         base = slot.delay if slot is not None else self.crawler.settings.getfloat("DOWNLOAD_DELAY")
         return min(self.retry_after_max, base * 2 ** request.meta.get("retry_times", 0))
 
@@ -96,6 +104,30 @@ class RetryAfterMiddleware(RetryMiddleware):
         if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry", False):
             return self._retry_later(request, type(exception).__name__, self._backoff(request))
         return None
+
+
+class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """``RobotsTxtMiddleware`` whose requests waiting for a host's robots.txt all get its parser.
+
+    Scrapy 2.19 awaits the host's shared ``Deferred`` with ``maybe_deferred_to_future``; under the
+    asyncio reactor that turns it into a future that consumes the result (Twisted's
+    ``Deferred.asFuture``), so each later waiter receives ``None`` and is let through as if the host
+    had no robots.txt. Each waiter here gets its own ``Deferred`` fed from the shared one.
+    """
+
+    async def robot_parser(self, request: Request) -> Any:
+        """The host's parsed robots.txt (fetched once per host), or None when it could not be fetched."""
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if not isinstance(pending, Deferred):
+            return await super().robot_parser(request)
+        own: Deferred[Any] = Deferred()
+
+        def relay(parser: Any) -> Any:
+            own.callback(parser)
+            return parser
+
+        pending.addCallback(relay)
+        return await maybe_deferred_to_future(own)
 
 
 class RobotsCrawlDelay:

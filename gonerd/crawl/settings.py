@@ -66,11 +66,16 @@ def scrapy_settings(options: CrawlOptions) -> dict[str, Any]:
         # Cookies are not needed to read public pages; disabling them also keeps tldextract (used by
         # the cookie middleware) from fetching the public suffix list over the network.
         "COOKIES_ENABLED": False,
+        # No listening ports: Scrapy's telnet console and (since 2.19) remote-control HTTP server
+        # are for interactive debugging, not for a batch crawl.
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": "ERROR",
         "DUPEFILTER_CLASS": "gonerd.crawl.middlewares.ResumeDupeFilter",
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "gonerd.crawl.middlewares.SharedRobotsTxtMiddleware": 100,
             "gonerd.crawl.middlewares.RetryAfterMiddleware": 550,
             # After RobotsTxtMiddleware (100), so a disallowed URL never takes a place under a cap.
             "gonerd.crawl.middlewares.DomainCapMiddleware": 110,
