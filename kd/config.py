@@ -71,6 +71,22 @@ class NerTrainConfig:
     record: str = ""
 
 
+
+@dataclass(frozen=True)
+class NerDistillConfig(NerTrainConfig):
+    """``gonerd kd distill --task ner``: the fine-tuning settings plus the teacher and the loss.
+
+    ``loss`` is one of :data:`kd.losses.LOSSES`; ``lam`` weighs the gold cross-entropy against the
+    teacher term; ``temperature`` softens both softmaxes of ``hinton``. With ``student_layers`` the
+    student is the teacher cut to those layers (``model`` is then ignored).
+    """
+
+    teacher: str = ""
+    loss: str = "hinton"
+    lam: float = 0.5
+    temperature: float = 1.0
+    student_layers: tuple[int, ...] = ()
+
 def data_root() -> str:
     """The data root ``${GONERD_DATA}`` stands for: the environment variable, else ``../shared/data``."""
     return os.environ.get(DATA_ROOT_VAR) or DEFAULT_DATA_ROOT
@@ -94,9 +110,11 @@ def resolve_paths(cfg: NerTrainConfig) -> NerTrainConfig:
     """``cfg`` with ``${GONERD_DATA}`` expanded in every path setting (model, outputs, train/dev data)."""
     data = dataclasses.replace(cfg.data, train=expand_path(cfg.data.train, "data.train"),
                                dev=expand_path(cfg.data.dev, "data.dev"))
-    return dataclasses.replace(cfg, model=expand_path(cfg.model, "model"),
-                               output_dir=expand_path(cfg.output_dir, "output_dir"),
-                               record=expand_path(cfg.record, "record"), data=data)
+    paths = {"model": expand_path(cfg.model, "model"), "output_dir": expand_path(cfg.output_dir, "output_dir"),
+             "record": expand_path(cfg.record, "record")}
+    if isinstance(cfg, NerDistillConfig):
+        paths["teacher"] = expand_path(cfg.teacher, "teacher")
+    return dataclasses.replace(cfg, data=data, **paths)
 
 
 def portable_path(path: str | Path) -> str:

@@ -12,6 +12,8 @@ import dataclasses
 import json
 import math
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,12 @@ from gonerd.errors import ConfigError
 from kd.config import NerTrainConfig, portable_path
 from kd.data import NerExample, NerSplit, load_split
 from kd.evaluate import evaluate_split
+from kd.losses import LossTerms
 from kd.model import LoadedModel, full_attention_note, load_model
 from kd.record import run_record, write_record
+
+# A batch of windows (input_ids, attention_mask, labels) and the model in training -> loss and its terms.
+Objective = Callable[[Any, dict[str, Any]], LossTerms]
 from kd.windows import content_offset, encode_words
 
 
@@ -120,6 +126,7 @@ class TrainRun:
     total_steps: int
     out: Path
     state: dict[str, Any]
+    objective: Objective
     t_start: float = field(default_factory=time.time)
 
     @property
@@ -134,8 +141,18 @@ class TrainRun:
             fh.write(json.dumps(record) + "\n")
 
 
-def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
+def gold_cross_entropy(model, batch: dict[str, Any]) -> LossTerms:
+    """The model's own token-classification loss (cross-entropy on the gold tags): plain fine-tuning."""
+    loss = model(**batch).loss
+    return LossTerms(loss, {"ce": loss.item()})
+
+
+def train_ner(cfg: NerTrainConfig, *, progress: bool = True, objective: Objective = gold_cross_entropy,
+              name: str = "train-ner") -> dict[str, Any]:
     """Fine-tune ``cfg.model`` on ``cfg.data.train``, select by F1 on ``cfg.data.dev``; return a summary.
+
+    ``objective`` turns a batch into the loss and its logged terms (:func:`gold_cross_entropy`, or a
+    distillation loss: :mod:`kd.distill`); ``name`` labels the progress bar.
 
     Writes ``best/`` (model + tokenizer + ``kd_train.json``), ``last/`` (accelerate state for
     resuming), ``metrics.jsonl``, ``summary.json`` and the run record ``run.json`` (also to
@@ -143,8 +160,8 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
     """
     from tqdm.auto import tqdm
 
-    run = _setup(cfg)
-    bar = tqdm(total=run.total_steps, initial=run.state["step"], desc="train-ner", unit="step",
+    run = _setup(cfg, objective)
+    bar = tqdm(total=run.total_steps, initial=run.state["step"], desc=name, unit="step",
                disable=not (progress and run.main))
     for epoch in range(run.state["epoch"], math.ceil(cfg.epochs)):
         _train_epoch(run, epoch, bar)
@@ -153,7 +170,7 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True) -> dict[str, Any]:
     return _finish(run)
 
 
-def _setup(cfg: NerTrainConfig) -> TrainRun:
+def _setup(cfg: NerTrainConfig, objective: Objective) -> TrainRun:
     """Seed, load model and data, build batches, optimiser and schedule; resume from ``last/`` if there."""
     import torch
     from accelerate import Accelerator
@@ -181,8 +198,10 @@ def _setup(cfg: NerTrainConfig) -> TrainRun:
     total_steps = max(1, math.ceil(cfg.epochs * len(loader)))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     accelerator.register_for_checkpointing(scheduler)
+    if hasattr(objective, "prepare"):
+        objective.prepare(accelerator)
     run = TrainRun(cfg, accelerator, loaded, dev, train_info, batches, model, optimizer, loader, scheduler,
-                   total_steps, out, _resume(accelerator, out), t_start)
+                   total_steps, out, _resume(accelerator, out), objective, t_start)
     if run.main and run.state["epoch"] == 0:
         (out / "metrics.jsonl").write_text("")
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
@@ -237,11 +256,12 @@ def _train_epoch(run: TrainRun, epoch: int, bar) -> None:
     cfg, accelerator, state = run.cfg, run.accelerator, run.state
     run.batches.epoch = epoch  # the same shuffles whether or not the run was resumed
     run.model.train()
-    run_loss, run_n = 0.0, 0
+    run_loss, run_terms, run_n = 0.0, Counter(), 0
     for batch in run.loader:
         if state["step"] >= run.total_steps:
             break
-        loss = run.model(**batch).loss
+        out = run.objective(run.model, batch)
+        loss = out.loss
         accelerator.backward(loss)
         if cfg.max_grad_norm:
             accelerator.clip_grad_norm_(run.model.parameters(), cfg.max_grad_norm)
@@ -250,13 +270,14 @@ def _train_epoch(run: TrainRun, epoch: int, bar) -> None:
         run.optimizer.zero_grad()
         state["step"] += 1
         run_loss += loss.item()
+        run_terms.update(out.terms)
         run_n += 1
         bar.update(1)
         if state["step"] % cfg.log_every == 0 and run.main:
             bar.set_postfix(loss=f"{run_loss / run_n:.4f}")
             run.log({"step": state["step"], "epoch": epoch + 1, "loss": run_loss / run_n,
-                     "lr": run.scheduler.get_last_lr()[0]})
-            run_loss, run_n = 0.0, 0
+                     "terms": {k: v / run_n for k, v in run_terms.items()}, "lr": run.scheduler.get_last_lr()[0]})
+            run_loss, run_terms, run_n = 0.0, Counter(), 0
     run.accelerator.wait_for_everyone()
     state["epoch"] = epoch + 1
 

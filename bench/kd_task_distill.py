@@ -1,0 +1,144 @@
+"""The task-distillation ablation: which part of each KD loss helps a half-depth NER student.
+
+Teacher: a token classifier fine-tuned on CoNLL-2003 (``kd_conll_minilm_3ep.toml``). Students: the
+teacher's layers 0, 2, 4, trained on eng.train with ``gonerd kd distill --task ner`` and each loss
+of :mod:`kd.losses`. λ is chosen per row on testa only (one selection seed, not reported), then
+every row is trained with the report seeds and scored on testb and CoNLL++. Each run resumes from
+its own folder, so the script can be stopped and started again.
+
+    python bench/kd_task_distill.py --teacher runs/conll_minilm_3ep/best [--epochs 1] [--seeds 1 2 3]
+
+Writes ``bench/results/kd_task_distill.json`` (every run, its scores and the table) and
+``kd_task_distill.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from common import RESULTS, machine
+
+ROWS = (("ce", 1.0), ("hinton", 1.0), ("hinton", 2.0), ("makd", 1.0), ("makd-sg", 1.0))
+
+
+def conll(name: str) -> str:
+    """A CoNLL-2003 file under the data root (``${GONERD_DATA}``, default ``../shared/data``)."""
+    from kd.config import data_root
+
+    return str(Path(data_root()) / "conll2003" / name)
+
+
+def run_student(args, loss: str, temperature: float, lam: float, seed: int) -> Path:
+    """Train (or resume) one student; returns its folder."""
+    from kd.config import NerDataConfig, NerDistillConfig
+    from kd.distill import distill_ner
+
+    out = Path(args.runs) / f"{loss}_T{temperature:g}_lam{lam:g}_s{seed}"
+    if not (out / "run.json").is_file():
+        cfg = NerDistillConfig(teacher=args.teacher, student_layers=(0, 2, 4), loss=loss, lam=lam,
+                               temperature=temperature, seed=seed, output_dir=str(out), epochs=args.epochs,
+                               data=NerDataConfig(train=conll("eng.train"), dev=conll("eng.testa")),
+                               max_length=128, stride=32, batch_size=32, learning_rate=args.learning_rate,
+                               warmup_ratio=0.06, torch_threads=args.threads)
+        distill_ner(cfg, progress=not args.quiet)
+    return out
+
+
+def scores(model: Path, splits: dict[str, str], threads: int) -> dict[str, dict]:
+    """Entity scores of ``model`` on each ``name=file`` split (sentence level, as the teacher was trained)."""
+    from kd.evaluate import evaluate_models
+
+    res = evaluate_models([str(model)], "conll2003", splits=[f"{k}={v}" for k, v in splits.items()],
+                          max_length=128, stride=32, batch_size=64, torch_threads=threads)
+    return res[0]["splits"]
+
+
+def tagging_seconds(model: Path, file: str, threads: int) -> float:
+    """Seconds to tag every sentence of ``file`` with ``model`` (one run, after a warm-up batch)."""
+    import torch
+
+    from kd.data import load_split
+    from kd.model import load_model, tag_sequences
+
+    torch.set_num_threads(threads)
+    loaded = load_model(model)
+    seqs = [e.tokens for e in load_split(file, "test", labels=loaded.labels, unit="sentence").examples]
+    tag_sequences(loaded, seqs[:64], max_length=128, stride=32, batch_size=64)
+    start = time.perf_counter()
+    tag_sequences(loaded, seqs, max_length=128, stride=32, batch_size=64)
+    return time.perf_counter() - start
+
+
+def table(rows: list[dict], teacher: dict) -> str:
+    """Markdown: per row mean ± sd of testb and CoNLL++ F1, retention, training and inference time."""
+    lines = ["| student loss | λ | seeds | testb F1 | CoNLL++ F1 | retention testb % | train min | time vs teacher |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        b, p = r["testb"], r["conllpp"]
+        lines.append(f"| {r['row']} | {r['lam']:g} | {len(b)} | {100 * statistics.mean(b):.1f} ± "
+                     f"{100 * statistics.pstdev(b):.1f} | {100 * statistics.mean(p):.1f} ± {100 * statistics.pstdev(p):.1f}"
+                     f" | {100 * statistics.mean(b) / teacher['testb']:.1f} | {statistics.mean(r['train_s']) / 60:.1f}"
+                     f" | {r['time_ratio']:.2f} |")
+    lines.append(f"| teacher (6 layers) | | | {100 * teacher['testb']:.1f} | {100 * teacher['conllpp']:.1f} | 100.0 | | 1.00 |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--teacher", required=True, help="fine-tuned CoNLL-2003 token classifier")
+    p.add_argument("--runs", default="runs/task_distill", help="folder of the student runs")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--lambdas", type=float, nargs="+", default=[0.1, 0.5, 0.9])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args()
+    if not Path(conll("eng.train")).is_file():
+        print(f"CoNLL-2003 not found under {conll('')}: set GONERD_DATA", file=sys.stderr)
+        return 2
+    dev, test = {"testa": conll("eng.testa")}, {"testb": conll("eng.testb"), "conllpp": conll("conllpp_test.txt")}
+    teacher_scores = scores(Path(args.teacher), test, args.threads)
+    teacher = {k: v["ALL"]["f1"] for k, v in teacher_scores.items()}
+    teacher_s = tagging_seconds(Path(args.teacher), test["testb"], args.threads)
+    runs, rows = [], []
+    for loss, temperature in ROWS:
+        # λ weighs the gold CE against the teacher term; plain CE has none to choose.
+        grid = [1.0] if loss == "ce" else args.lambdas
+        chosen = {lam: scores(run_student(args, loss, temperature, lam, 0), dev, args.threads)["testa"]["ALL"]["f1"]
+                  for lam in grid}
+        lam = max(chosen, key=chosen.get)
+        row = {"row": f"{loss} (T={temperature:g})" if loss == "hinton" else loss, "loss": loss,
+               "temperature": temperature, "lam": lam, "testa_by_lambda": chosen, "testb": [], "conllpp": [],
+               "train_s": []}
+        for seed in args.seeds:
+            out = run_student(args, loss, temperature, lam, seed)
+            s = scores(out / "best", test, args.threads)
+            record = json.loads((out / "run.json").read_text())
+            row["testb"].append(s["testb"]["ALL"]["f1"])
+            row["conllpp"].append(s["conllpp"]["ALL"]["f1"])
+            row["train_s"].append(record["train"]["train_seconds"])
+            runs.append({"run": str(out), "seed": seed, "loss": loss, "temperature": temperature, "lam": lam,
+                         "scores": s, "git": record["git"]})
+        row["time_ratio"] = tagging_seconds(out / "best", test["testb"], args.threads) / teacher_s
+        rows.append(row)
+    md = table(rows, teacher)
+    result = {"name": "kd_task_distill", "command": " ".join(["python", *sys.argv]), "machine": machine(),
+              "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "epochs": args.epochs,
+              "teacher": {"path": args.teacher, "scores": teacher_scores, "tagging_seconds": teacher_s},
+              "rows": rows, "runs": runs, "table": md}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "kd_task_distill.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "kd_task_distill.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
