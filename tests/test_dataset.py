@@ -117,7 +117,11 @@ def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
     assert (cards / "README.md").read_text() == card and (cards / "stats" / "figure1.png").is_file()
     stats = json.loads((out / "stats" / "stats.json").read_text())["corpora"][0]
     assert stats["table1_lengths"]["count"] == len(docs)
-    assert f"Table 1: mean {stats['table1_lengths']['mean']:.1f}" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert f"Table 1: mean {stats['table1_lengths']['mean']:.1f}" in printed.out
+    # --quiet silences every progress bar: the pipeline's, labeling's and the datasets library's own
+    assert not [ln for ln in printed.err.replace("\r", "\n").splitlines() if "/s]" in ln or "%|" in ln], printed.err
+    assert datasets.is_progress_bar_enabled()  # switched back for whatever runs next in the process
     # tokens are words: no whitespace-only token in any split; the labeled text is reconstructable
     assert not [t for s in SPLITS for tokens in dd[s]["tokens"] for t in tokens if not t.strip()]
     for r in labeled.values():

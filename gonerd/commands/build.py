@@ -10,10 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from gonerd.commands.docs import add_config_arguments, load_pipeline_config
+
+
+@contextmanager
+def datasets_progress(enabled: bool) -> Iterator[None]:
+    """The datasets library's own progress bars (saving, loading splits) on or off, as before afterwards."""
+    import datasets
+
+    was = datasets.is_progress_bar_enabled()
+    (datasets.enable_progress_bars if enabled else datasets.disable_progress_bars)()
+    try:
+        yield
+    finally:
+        (datasets.enable_progress_bars if was else datasets.disable_progress_bars)()
 
 
 def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any = None, label_config: Any = None,
@@ -21,6 +36,8 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
               card_copy: Path | None = None, corrections: Path | None = None, annotator: str | None = None,
               progress: bool = True) -> dict[str, Any]:
     """Run every stage into ``out``; returns a summary (documents, split sizes, Table 1, paths).
+
+    ``progress=False`` silences every progress bar, the datasets library's included.
 
     ``corrections`` (span JSONL or CoNLL IOB2, see :mod:`gonerd.label.corrections`) replace the
     pre-labels of the documents they name before the splits are written.
@@ -39,10 +56,12 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
     report = run_docs(inputs, out / "documents", pipeline_config, progress=progress)
     labeled = run_label(out / "documents", out / "labeled", label_config or LabelConfig(), corrections, annotator,
                         progress=progress)
-    dd = build_dataset(read_labeled(labeled["output"]), out, build_config)
-    stats_paths = write_stats(corpora_for([out], list(conll or []), None), out / "stats",
-                              thresholds=build_config.length_thresholds, top_domains=build_config.top_domains)
-    card = write_card(out, report_path=out / "documents" / "report.json", eval_path=eval_labels, config=build_config)
+    with datasets_progress(progress):
+        dd = build_dataset(read_labeled(labeled["output"]), out, build_config)
+        stats_paths = write_stats(corpora_for([out], list(conll or []), None), out / "stats",
+                                  thresholds=build_config.length_thresholds, top_domains=build_config.top_domains)
+        card = write_card(out, report_path=out / "documents" / "report.json", eval_path=eval_labels,
+                          config=build_config)
     if card_copy is not None:
         (card_copy / Path(FIGURE_PATH).parent).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(card, card_copy / "README.md")
