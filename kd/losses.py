@@ -1,4 +1,6 @@
-"""Task-distillation losses for token classification, per labelled (first sub-)token.
+"""Distillation losses: task distillation for token classification, and Convert-Then-Distill's MLM loss.
+
+**Task distillation**, per labelled (first sub-)token.
 
 Every loss takes student logits ``f`` and, where it uses one, teacher logits of the same shape
 ``(batch, length, labels)`` and gold ``labels`` ``(batch, length)`` with ``-100`` at positions that
@@ -16,6 +18,11 @@ CE(y, f) − H(p̂)``, and ``H(p̂)`` does not depend on the student, so the gra
 gradient of plain ``ce`` for every λ — the teacher has no effect on training. With the
 stop-gradient the correction term has no gradient, so ``makd-sg`` trains exactly like ``hinton``
 at ``T = 1``.
+
+**MLM distillation** (:func:`mlm_distillation_loss`, Convert-Then-Distill, as DistilBERT):
+``α·MLM + β·T²·KL(teacher_T ‖ student_T) + γ·(1 − cos(h_student, h_teacher))``, the KL over the
+masked positions, the cosine over the last hidden states of every real (non-pad) token; paper
+defaults α = 2.0, β = 5.0, γ = 1.0, T = 2.0.
 """
 
 from __future__ import annotations
@@ -87,3 +94,21 @@ def distillation_loss(name: str, student: torch.Tensor, labels: torch.Tensor, te
     corr = makd_correction(student, teacher, labels, stop_gradient=name == "makd-sg")
     loss = lam * ce + (1 - lam) * (kl + corr)
     return LossTerms(loss, {"ce": ce.item(), "kl": kl.item(), "correction": corr.item()})
+
+
+def hidden_cosine_loss(student: torch.Tensor, teacher: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean ``1 − cos`` between student and teacher hidden states ``(batch, length, hidden)`` at real tokens."""
+    keep = attention_mask.bool()
+    return (1 - F.cosine_similarity(student[keep], teacher[keep], dim=-1)).mean()
+
+
+def mlm_distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+                          student_hidden: torch.Tensor, teacher_hidden: torch.Tensor, attention_mask: torch.Tensor,
+                          *, alpha: float = 2.0, beta: float = 5.0, gamma: float = 1.0,
+                          temperature: float = 2.0) -> LossTerms:
+    """Convert-Then-Distill's loss; ``labels`` are the MLM targets (``-100`` where nothing was masked)."""
+    mlm = cross_entropy(student_logits, labels)
+    kl = kl_divergence(student_logits, teacher_logits.detach(), labels, temperature)
+    cos = hidden_cosine_loss(student_hidden, teacher_hidden.detach(), attention_mask)
+    loss = alpha * mlm + beta * temperature**2 * kl + gamma * cos
+    return LossTerms(loss, {"mlm": mlm.item(), "kl": kl.item(), "cosine": cos.item()})

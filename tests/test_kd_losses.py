@@ -98,3 +98,26 @@ def test_bad_loss_name_and_missing_teacher_are_errors():
         distillation_loss("kl", STUDENT, LABELS, TEACHER)
     with pytest.raises(ValueError, match="needs teacher logits"):
         distillation_loss("hinton", STUDENT, LABELS)
+
+
+def test_hidden_cosine_loss_over_real_tokens_only():
+    from kd.losses import hidden_cosine_loss
+
+    s = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]])
+    t = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [-1.0, 3.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert hidden_cosine_loss(s, t, mask).item() == pytest.approx(((1 - 1) + (1 - 0)) / 2)
+
+
+def test_mlm_distillation_loss_weighs_its_three_terms():
+    from kd.losses import hidden_cosine_loss, mlm_distillation_loss
+
+    hidden_s, hidden_t = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(0)), torch.randn(2, 3, 4)
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    got = mlm_distillation_loss(STUDENT, TEACHER, LABELS, hidden_s, hidden_t, mask)
+    want = (2.0 * cross_entropy(STUDENT, LABELS) + 5.0 * 4.0 * kl_divergence(STUDENT, TEACHER, LABELS, 2.0)
+            + 1.0 * hidden_cosine_loss(hidden_s, hidden_t, mask))
+    assert got.loss.item() == pytest.approx(want.item(), rel=1e-6)
+    assert set(got.terms) == {"mlm", "kl", "cosine"}
+    same = mlm_distillation_loss(TEACHER, TEACHER, LABELS, hidden_t, hidden_t, mask, alpha=0.0)
+    assert same.loss.item() == pytest.approx(0.0, abs=1e-6)
