@@ -125,6 +125,7 @@ def test_each_fault_is_logged_with_its_reason(fault_crawl: tuple[CrawlServer, Pa
     found = {path: (final[path]["reason"] or "stored").split(":")[0] if path in final else None for path in FAULTS}
     assert found == FAULTS
     assert final["/fault/badenc.html"]["outcome"] == "stored"
+    assert "download stopped" in final["/fault/report"]["reason"]
     assert final["/fault/loop/0"]["url"].endswith("/fault/loop/5")  # --max-redirects 5 (the default)
     assert page_hits(server.access, 500)["/fault/error.html"] == 2  # one retry (--retries 1), then given up
 
@@ -184,9 +185,10 @@ def test_domain_cap_stops_fetching_pages(tmp_path: Path) -> None:
     server = CrawlServer(SiteConfig(faults=False, crawl_delay=0.02))
     server.start()
     try:
-        run_crawl(server, tmp_path, "--max-pages-per-domain", "6")
+        result = run_crawl(server, tmp_path, "--max-pages-per-domain", "6", "--progress")
     finally:
         server.stop()
+    assert "pages/s=" in result.stderr and "errors=" in result.stderr  # the progress bar
     out = tmp_path / "out"
     assert len(stored_urls(out)) == 6
     assert sum(n for p, n in page_hits(server.access).items() if p in server.good_paths()) == 6

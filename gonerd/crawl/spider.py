@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Request
-from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider, IgnoreRequest, StopDownload
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -105,6 +106,19 @@ class GonerdSpider(SitemapSpider):
         # host with its port, so "127.0.0.1" never matches "127.0.0.1:8000".
         self.links = LinkExtractor(allow=options.allow, deny=options.deny, unique=True)
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> GonerdSpider:
+        """Build the spider and watch response headers, to stop non-HTML page downloads early."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
+        return spider
+
+    def on_headers(self, headers: Any, body_length: int, request: Request) -> None:
+        """Stop downloading a page whose Content-Type says it is not HTML (the callback logs it)."""
+        ctype = (headers.get(b"Content-Type") or b"").decode("latin-1").lower()
+        if request.meta.get("kind") == "page" and ctype and "html" not in ctype:
+            raise StopDownload(fail=False)
+
     def allowed(self, url: str) -> bool:
         """True when ``url`` is on an allowed domain (or a subdomain) and passes --allow/--deny."""
         host = (urlsplit(url).hostname or "").lower()
@@ -184,7 +198,9 @@ class GonerdSpider(SitemapSpider):
         self._finish(request)
         ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
         if "html" not in ctype.lower():
-            self.output.record(self._entry(request, response, "error", f"not-html: {ctype or 'no type'}", final=True))
+            stopped = " (download stopped after the headers)" if "download_stopped" in response.flags else ""
+            self.output.record(self._entry(request, response, "error", f"not-html: {ctype or 'no type'}{stopped}",
+                                           final=True))
             return
         warning = encoding_problem(response.body, ctype)
         entry = self._entry(request, response, "stored", warning, final=True)
