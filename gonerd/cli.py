@@ -41,13 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print one line naming the problem and exit with status 2."""
+    """Run the CLI; user errors print one line naming the problem and exit with status 2 (1 for a full disk)."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except GonerdError as e:
         print(f"gonerd {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         print(f"gonerd {args.command}: interrupted; finished work is kept, re-run to resume", file=sys.stderr)
         return 130

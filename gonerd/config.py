@@ -1,12 +1,14 @@
 """All pipeline settings in one typed place, loadable from TOML or YAML.
 
-Each stage reads its own section (``extract``, ``filters``, ``dedup``, ``sample``, ...). Unknown
-keys and wrongly typed values are rejected with the key's dotted path, before any work is done.
+Each stage reads its own section (``read``, ``extract``, ``filters``, ``dedup``, ``sample``, ...).
+Unknown keys, wrongly typed values and values out of their range (``bounds`` in a field's metadata)
+are rejected with the key's dotted path, before any work is done.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -17,6 +19,51 @@ from typing import Any
 import yaml
 
 from gonerd.errors import ConfigError
+
+
+def bounds(low: float | None = None, high: float | None = None) -> dict[str, Any]:
+    """Field metadata: the value (each value of a dict or list) must lie in ``[low, high]``, not NaN."""
+    return {"bounds": (low, high)}
+
+
+def _in_bounds(value: float, low: float | None, high: float | None) -> bool:
+    return not math.isnan(value) and (low is None or value >= low) and (high is None or value <= high)
+
+
+def _describe_bounds(low: float | None, high: float | None) -> str:
+    if high is None:
+        return f"≥ {low}"
+    return f"≤ {high}" if low is None else f"in [{low}, {high}]"
+
+
+def _check_bounds(obj: Any, where: str) -> None:
+    for f in dataclasses.fields(obj):
+        if "bounds" not in f.metadata:
+            continue
+        value = getattr(obj, f.name)
+        items = (value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple))
+                 else [(None, value)])
+        for key, v in items:
+            if v is not None and not _in_bounds(v, *f.metadata["bounds"]):
+                at = f"{where}.{f.name}" + ("" if key is None else f".{key}" if isinstance(key, str) else f"[{key}]")
+                raise ConfigError(f"{at}: must be {_describe_bounds(*f.metadata['bounds'])}, got {v!r}")
+
+
+def _positive(n: int = 1) -> Any:
+    return field(default=n, metadata=bounds(1))
+
+
+def _share(x: float | None) -> Any:
+    return field(default=x, metadata=bounds(0, 1))
+
+
+@dataclass(frozen=True)
+class ReadConfig:
+    """How inputs are read. ``html_path`` in a JSONL manifest must resolve (symlinks too) inside
+    ``html_root`` (default: the manifest's own directory) unless ``allow_outside_root``."""
+
+    html_root: str | None = None
+    allow_outside_root: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,22 +84,22 @@ class FilterConfig:
     """Thresholds of the document filters; a filter whose threshold is ``None`` is off."""
 
     language: str = "en"
-    min_language_score: float | None = 0.8  # the paper's English-probability cut-off
-    min_tokens: int | None = 50
-    max_tokens: int | None = None
-    max_code_line_ratio: float | None = 0.2
-    max_non_alpha_ratio: float | None = 0.35
-    max_duplicate_line_ratio: float | None = 0.3
-    max_boilerplate_line_ratio: float | None = 0.3
+    min_language_score: float | None = _share(0.8)  # the paper's English-probability cut-off
+    min_tokens: int | None = field(default=50, metadata=bounds(0))
+    max_tokens: int | None = field(default=None, metadata=bounds(1))
+    max_code_line_ratio: float | None = _share(0.2)
+    max_non_alpha_ratio: float | None = _share(0.35)
+    max_duplicate_line_ratio: float | None = _share(0.3)
+    max_boilerplate_line_ratio: float | None = _share(0.3)
 
 
 @dataclass(frozen=True)
 class DedupConfig:
     """Near-duplicate removal: MinHash LSH over word n-gram shingles, candidates verified."""
 
-    shingle_size: int = 3
-    num_perm: int = 128
-    threshold: float = 0.4  # chosen by bench/bench_dedup.py: same precision as 0.5, more recall
+    shingle_size: int = _positive(3)
+    num_perm: int = _positive(128)
+    threshold: float = _share(0.4)  # chosen by bench/bench_dedup.py: same precision as 0.5, more recall
     seed: int = 1
 
 
@@ -60,8 +107,8 @@ class DedupConfig:
 class SampleConfig:
     """Domain-weighted sampling: ``n`` documents (``None``: as many as the shares allow)."""
 
-    n: int | None = None
-    domain_shares: dict[str, float] = field(default_factory=lambda: {"justice.gov": 0.25})
+    n: int | None = field(default=None, metadata=bounds(0))
+    domain_shares: dict[str, float] = field(default_factory=lambda: {"justice.gov": 0.25}, metadata=bounds(0, 1))
     seed: int = 0
 
 
@@ -69,12 +116,13 @@ class SampleConfig:
 class PipelineConfig:
     """Settings of ``gonerd docs``: stage sections plus how the work is split and run."""
 
+    read: ReadConfig = field(default_factory=ReadConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
-    shard_size: int = 16
-    workers: int = 1
+    shard_size: int = _positive(16)
+    workers: int = _positive(1)
 
 
 def _check(value: Any, tp: Any, where: str) -> Any:
@@ -112,7 +160,20 @@ def from_dict(cls: type, data: Any, where: str = "config") -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
-    return cls(**{k: _check(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+    obj = cls(**{k: _check(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+    _check_bounds(obj, where)
+    _check_together(obj, where)
+    return obj
+
+
+def _check_together(obj: Any, where: str) -> None:
+    """Ranges that involve several keys of one section."""
+    if isinstance(obj, SampleConfig) and sum(obj.domain_shares.values()) > 1 + 1e-9:
+        raise ConfigError(f"{where}.domain_shares: shares sum to {sum(obj.domain_shares.values()):g}, must be ≤ 1")
+    if isinstance(obj, FilterConfig) and None not in (obj.min_tokens, obj.max_tokens) and obj.max_tokens < obj.min_tokens:
+        raise ConfigError(f"{where}.max_tokens: {obj.max_tokens} is below min_tokens {obj.min_tokens}")
+    if isinstance(obj, BuildConfig) and obj.train + obj.validation + obj.test <= 0:
+        raise ConfigError(f"{where}: train + validation + test must be > 0")
 
 
 def load_config(path: str | Path | None, cls: type = PipelineConfig) -> Any:
@@ -150,14 +211,14 @@ def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
 class BuildConfig:
     """Settings of ``gonerd build`` after labeling: document splits, statistics and the data card."""
 
-    train: float = 0.8
-    validation: float = 0.1
-    test: float = 0.1
+    train: float = field(default=0.8, metadata=bounds(0))
+    validation: float = field(default=0.1, metadata=bounds(0))
+    test: float = field(default=0.1, metadata=bounds(0))
     seed: int = 0
     # Domains with fewer documents than this are pooled into one stratum of small domains.
-    min_domain_docs: int = 2
-    top_domains: int = 10
-    length_thresholds: tuple[int, ...] = (512, 4096)
+    min_domain_docs: int = _positive(2)
+    top_domains: int = _positive(10)
+    length_thresholds: tuple[int, ...] = field(default=(512, 4096), metadata=bounds(1))
     license: str = "other"
     pretty_name: str = "GONERD (Giant Oak NER Dataset) reproduction"
 
@@ -180,4 +241,4 @@ class LabelConfig:
     strip_articles: bool = True
     misc_rules: bool = True
     sentence_starts: bool = True
-    batch_size: int = 32
+    batch_size: int = _positive(32)

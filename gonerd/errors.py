@@ -6,6 +6,8 @@ from __future__ import annotations
 class GonerdError(Exception):
     """Base class: a user-facing error whose message is printed without a traceback by the CLI."""
 
+    exit_code = 2  # the CLI's exit status for this error: a usage or input problem
+
 
 class InputError(GonerdError):
     """Bad input data, located by ``path`` and optionally ``line``/``offset`` and ``field``."""
@@ -21,3 +23,13 @@ class InputError(GonerdError):
 
 class ConfigError(GonerdError):
     """A configuration value or file that cannot be used."""
+
+
+class OutputError(GonerdError):
+    """An output that cannot be written: not a directory, not writable, or in use by another run."""
+
+
+class DiskFullError(GonerdError):
+    """The disk (or quota) filled up while writing; finished work is kept and the run can be resumed."""
+
+    exit_code = 1  # not the user's input at fault: the same command succeeds once there is space

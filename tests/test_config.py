@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from gonerd.config import (DedupConfig, FilterConfig, PipelineConfig, SampleConfig, from_dict, load_config,
-                           with_overrides)
+from gonerd.config import (BuildConfig, DedupConfig, FilterConfig, LabelConfig, PipelineConfig, SampleConfig, bounds,
+                           from_dict, load_config, with_overrides)
 from gonerd.errors import ConfigError
 
 
@@ -80,3 +82,31 @@ def test_from_dict_other_dataclass():
     assert from_dict(DedupConfig, {"shingle_size": 5}) == DedupConfig(shingle_size=5)
     with pytest.raises(ConfigError, match="config: expected a table"):
         from_dict(DedupConfig, [1])
+
+
+@pytest.mark.parametrize("cls,key,value,expected", [
+    (PipelineConfig, "shard_size", 0, "config.shard_size: must be ≥ 1, got 0"),
+    (PipelineConfig, "workers", -1, "config.workers: must be ≥ 1"),
+    (PipelineConfig, "dedup.num_perm", 0, "config.dedup.num_perm: must be ≥ 1"),
+    (PipelineConfig, "dedup.threshold", float("nan"), "config.dedup.threshold: must be in [0, 1], got nan"),
+    (PipelineConfig, "filters.min_language_score", 1.01, "config.filters.min_language_score: must be in [0, 1]"),
+    (PipelineConfig, "filters.max_tokens", 10, "config.filters.max_tokens: 10 is below min_tokens 50"),
+    (PipelineConfig, "sample.n", -3, "config.sample.n: must be ≥ 0"),
+    (PipelineConfig, "sample.domain_shares", {"a.gov": 0.7, "b.gov": 0.4}, "shares sum to 1.1, must be ≤ 1"),
+    (BuildConfig, "length_thresholds", [512, 0], "config.length_thresholds[1]: must be ≥ 1"),
+    (BuildConfig, "train", -0.1, "config.train: must be ≥ 0"),
+    (LabelConfig, "batch_size", 0, "config.batch_size: must be ≥ 1"),
+])
+def test_values_out_of_range_name_the_dotted_key(cls, key, value, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        with_overrides(cls(), {key: value})
+
+
+def test_bounds_accept_the_edges_and_none():
+    config = with_overrides(PipelineConfig(), {"dedup.threshold": 0, "filters.min_language_score": 1,
+                                               "filters.max_tokens": None, "sample.n": 0,
+                                               "sample.domain_shares": {"a.gov": 0.5, "b.gov": 0.5}})
+    assert config.dedup.threshold == 0 and config.sample.n == 0
+    assert bounds(0, 1) == {"bounds": (0, 1)}
+    with pytest.raises(ConfigError, match=r"train \+ validation \+ test must be > 0"):
+        with_overrides(BuildConfig(), {"train": 0.0, "validation": 0.0, "test": 0.0})

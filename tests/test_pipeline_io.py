@@ -1,4 +1,7 @@
-"""JSONL reading and atomic writes of the pipeline's io module."""
+"""JSONL reading, atomic writes, output locks and one-line output errors."""
+
+import errno
+import os
 
 import pytest
 
@@ -26,3 +29,59 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     target = tmp_path / "sub" / "out.json"
     atomic_write(target, "{}\n")
     assert target.read_text() == "{}\n" and [p.name for p in target.parent.iterdir()] == ["out.json"]
+
+
+def test_write_atomically_removes_its_temporary_file_on_failure(tmp_path):
+    from gonerd.errors import OutputError
+    from gonerd.pipeline.outdir import temporary_path, write_atomically
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.raises(OutputError, match=r"out\.json: cannot write \(Permission denied\)"):
+        write_atomically(tmp_path / "out.json", fail)
+    assert list(tmp_path.iterdir()) == []
+    names = {temporary_path(tmp_path / "x").name for _ in range(3)}
+    assert len(names) == 3 and all(f".x.{os.getpid()}-" in n for n in names)
+
+
+def test_output_error_tells_a_full_disk_from_other_failures(tmp_path):
+    from gonerd.errors import DiskFullError, OutputError
+    from gonerd.pipeline.outdir import output_error
+
+    full = output_error(OSError(errno.ENOSPC, "No space left on device"), tmp_path)
+    assert isinstance(full, DiskFullError) and full.exit_code == 1 and "re-run to resume" in str(full)
+    other = output_error(OSError(errno.EROFS, "Read-only file system"), tmp_path)
+    assert isinstance(other, OutputError) and other.exit_code == 2 and "Read-only file system" in str(other)
+
+
+def test_output_lock_refuses_a_second_holder_and_releases(tmp_path):
+    from gonerd.errors import OutputError
+    from gonerd.pipeline.outdir import LOCK_FILE, output_lock
+
+    out = tmp_path / "out"
+    with output_lock(out, "gonerd first") as locked:
+        assert locked == out and (out / LOCK_FILE).is_file()
+        # flock belongs to an open file: a second open in this very process is refused too.
+        with pytest.raises(OutputError, match=rf"in use by pid {os.getpid()} on .* gonerd first"):
+            with output_lock(out, "gonerd second"):
+                pass
+    assert not (out / LOCK_FILE).exists()
+    with output_lock(out, "gonerd third"):
+        pass
+
+
+def test_check_output_file(tmp_path):
+    from gonerd.errors import OutputError
+    from gonerd.pipeline.outdir import check_output_file, make_directory
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OutputError, match="f: is a file"):
+        check_output_file(tmp_path / "f" / "scores.json")
+    with pytest.raises(OutputError, match="is a directory"):
+        check_output_file(tmp_path)
+    check_output_file(tmp_path / "new" / "scores.json")
+    assert (tmp_path / "new").is_dir()
+    with pytest.raises(OutputError, match="is a file, expected a directory"):
+        make_directory(tmp_path / "f")

@@ -12,12 +12,12 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from gonerd.config import ExtractConfig, PipelineConfig, SampleConfig
+from gonerd.config import ExtractConfig, PipelineConfig, ReadConfig, SampleConfig
 from gonerd.errors import InputError
 from gonerd.pipeline import read_documents, run_docs
 from gonerd.pipeline.extract import extract_record
-from gonerd.pipeline.read import (check_inputs, decode_html, read_html_file, read_inputs, read_jsonl_file,
-                                  read_warc_file)
+from gonerd.pipeline.read import (bom_encoding, check_inputs, decode_html, read_html_file, read_inputs,
+                                  read_jsonl_file, read_warc_file, resolve_html_path)
 from tests.conftest import DOJ, SAMPLE
 
 QUANTA = "readability:quanta-1"  # no declared charset; curly quotes, dashes, accents
@@ -177,9 +177,42 @@ def test_check_inputs(tmp_path):
     with pytest.raises(InputError, match="no input paths"):
         check_inputs([])
     (tmp_path / "sub").mkdir()
+    with pytest.raises(InputError, match="no input files of a known kind") as err:
+        check_inputs([tmp_path / "sub"])
+    assert err.value.path == str(tmp_path / "sub")
     (tmp_path / "sub" / "b.html").write_text("<p>x</p>")
     (tmp_path / "a.jsonl").write_text("")
     assert check_inputs([tmp_path]) == [tmp_path / "a.jsonl", tmp_path / "sub" / "b.html"]
+
+
+def test_bom_encoding_and_decoding():
+    text = "<p>Zoë’s café</p>"
+    for encoding, bom in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"), ("utf-32-le", b"\xff\xfe\x00\x00"),
+                          ("utf-32-be", b"\x00\x00\xfe\xff"), ("utf-8", b"\xef\xbb\xbf")):
+        data = bom + text.encode(encoding)
+        assert bom_encoding(data) == encoding and decode_html(data) == text
+    assert bom_encoding(text.encode()) is None
+
+
+def test_resolve_html_path_stays_inside_the_root(tmp_path):
+    manifest = tmp_path / "m" / "pages.jsonl"
+    (tmp_path / "m" / "sub").mkdir(parents=True)
+    (tmp_path / "m" / "sub" / "out").symlink_to(tmp_path)
+    strict, loose = ReadConfig(), ReadConfig(allow_outside_root=True)
+    assert resolve_html_path(manifest, "sub/a.html", strict) == (tmp_path / "m" / "sub" / "a.html", None)
+    for escape in ("../x.html", "/etc/passwd", "sub/out/x.html", "sub/../../x.html"):
+        _, refused = resolve_html_path(manifest, escape, strict)
+        assert refused and "is outside" in refused and "--allow-outside-root" in refused, escape
+        assert resolve_html_path(manifest, escape, loose)[1] is None
+    assert resolve_html_path(manifest, "../x.html", ReadConfig(html_root=str(tmp_path)))[1] is None
+
+
+@pytest.mark.parametrize("name", ["fake.warc", "fake.warc.gz"])
+def test_a_file_that_is_not_a_warc_is_one_exclusion(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(DOJ.read_bytes()) if name.endswith(".gz") else DOJ.read_bytes())
+    assert [(e["filter"], e["reason"]) for e in read_warc_file(path)] == [
+        ("readable", f"{path}: not a WARC file (it does not start with 'WARC/')")]
 
 
 def test_run_continues_past_every_kind_of_bad_input(tmp_path, page_entries):

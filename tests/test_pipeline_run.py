@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -107,9 +108,9 @@ def test_write_read_roundtrip(tmp_path):
 
 def test_workers_give_identical_output(sample_run, tmp_path):
     out, _ = sample_run
-    report = run_docs([PAGES, DOJ], tmp_path, PipelineConfig(workers=2), progress=False)
-    assert report["config"]["workers"] == 2
-    for name in ("documents.parquet", "exclusions.jsonl"):
+    run_docs([PAGES, DOJ], tmp_path, PipelineConfig(workers=2), progress=False)
+    assert json.loads((tmp_path / "run.json").read_text())["workers"] == 2
+    for name in ("documents.parquet", "exclusions.jsonl", "report.json", "report.md"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
 
 
@@ -160,3 +161,72 @@ def test_missing_input_raises_before_any_output(tmp_path):
         run_docs([DOJ, tmp_path / "missing.warc.gz"], out, progress=False)
     assert err.value.path == str(tmp_path / "missing.warc.gz")
     assert not out.exists()
+
+
+def _run_info(out: Path) -> dict:
+    return json.loads((out / "run.json").read_text())
+
+
+def test_cache_reused_when_nothing_changed_and_recomputed_when_settings_or_code_change(tmp_path, monkeypatch):
+    from gonerd.pipeline import cache
+
+    config = PipelineConfig(shard_size=8)
+    run_docs([DOJ], tmp_path, config, progress=False)
+    first = _run_info(tmp_path)
+    assert first["shards"] == 4 and first["shards_reused"] == 0
+
+    run_docs([DOJ], tmp_path, config, progress=False)
+    assert _run_info(tmp_path)["shards_reused"] == 4 and _run_info(tmp_path)["cache"] == first["cache"]
+
+    edited = dataclasses.replace(config, filters=dataclasses.replace(config.filters, min_tokens=60))
+    run_docs([DOJ], tmp_path, edited, progress=False)
+    assert _run_info(tmp_path)["shards_reused"] == 0 and _run_info(tmp_path)["cache"] != first["cache"]
+
+    # A new version of a library the stages call (e.g. trafilatura) invalidates every shard.
+    versions = cache.library_versions()
+    monkeypatch.setattr(cache, "library_versions", lambda: {**versions, "trafilatura": "99.0"})
+    run_docs([DOJ], tmp_path, config, progress=False)
+    assert _run_info(tmp_path)["shards_reused"] == 0 and _run_info(tmp_path)["cache"] != first["cache"]
+    monkeypatch.undo()
+    run_docs([DOJ], tmp_path, config, progress=False)
+    assert _run_info(tmp_path)["shards_reused"] == 4
+
+
+def test_code_fingerprint_follows_the_stage_sources(tmp_path, monkeypatch):
+    from gonerd.pipeline import cache
+
+    module = tmp_path / "stage_under_test.py"
+    module.write_text("THRESHOLD = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cache, "STAGE_MODULES", (*cache.STAGE_MODULES, "stage_under_test"))
+    before = cache.code_fingerprint()
+    assert cache.code_fingerprint() == before
+    module.write_text("THRESHOLD = 2\n")
+    assert cache.code_fingerprint() != before
+    assert set(cache.library_versions()) == set(cache.STAGE_LIBRARIES)
+    assert cache.library_versions()["trafilatura"] != "absent"
+
+
+def test_shard_key_covers_record_content():
+    from gonerd.pipeline.cache import shard_key
+
+    records = [{"id": "a", "html": "<p>Baltimore</p>"}]
+    assert shard_key(records) == shard_key([dict(records[0])])
+    assert shard_key(records) != shard_key([{"id": "a", "html": "<p>Annapolis</p>"}])
+
+
+def test_edited_page_of_a_manifest_is_re_extracted(tmp_path):
+    from tests.test_reliability_docs import article
+
+    page = tmp_path / "a.html"
+    page.write_text(article(), encoding="utf-8")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"url": "https://example.org/a", "html_path": "a.html"}) + "\n")
+    out = tmp_path / "out"
+    run_docs([manifest], out, progress=False)
+    stat = page.stat()
+    page.write_text(article().replace("Baltimore", "Annapolis"), encoding="utf-8")
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    run_docs([manifest], out, progress=False)
+    assert "Annapolis" in read_documents(out)[0]["text"]
+    assert len(list(out.glob(".work/*/shard-*.pkl"))) == 1  # the stale shard was pruned

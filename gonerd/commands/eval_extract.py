@@ -71,10 +71,13 @@ def _cmd(args: argparse.Namespace) -> int:
     from gonerd.commands.docs import load_pipeline_config
     from gonerd.errors import InputError
     from gonerd.extract_eval import write_result
+    from gonerd.pipeline.outdir import check_output_file
 
     manifest = args.pages or (SHARED_MANIFEST if SHARED_MANIFEST.is_file() else SAMPLE_MANIFEST)
     if not Path(manifest).is_file():
         raise InputError("no such manifest", str(manifest))
+    if args.out:
+        check_output_file(args.out)  # before the evaluation, not after it
     results = run_eval_extract(Path(manifest), load_pipeline_config(args).extract, grid=args.grid)
     print(f"Extraction quality on {manifest}\n")
     print(extraction_table(results))

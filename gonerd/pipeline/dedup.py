@@ -16,6 +16,7 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from gonerd.config import DedupConfig
+from gonerd.errors import ConfigError
 from gonerd.records import exclusion
 from gonerd.text import normalize
 
@@ -88,9 +89,18 @@ def _clusters(pairs: list[tuple[int, int]], n: int) -> dict[int, list[int]]:
     return groups
 
 
+def new_lsh(config: DedupConfig) -> MinHashLSH:
+    """An empty LSH index for ``config``; a threshold it cannot band with ``num_perm`` is a ConfigError."""
+    try:
+        return MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
+    except ValueError as e:
+        raise ConfigError(f"config.dedup.threshold: {config.threshold} is too high for num_perm={config.num_perm} "
+                          f"(datasketch: {e}); lower the threshold or raise num_perm") from e
+
+
 def near_duplicate_pairs(signatures: list[np.ndarray], config: DedupConfig) -> list[tuple[int, int, float]]:
     """Index pairs ``(i, j, jaccard)``, ``i < j``, whose estimated Jaccard is ≥ the threshold."""
-    lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
+    lsh = new_lsh(config)
     hashes = [MinHash(num_perm=config.num_perm, seed=config.seed, hashvalues=s, scheme=SCHEME) for s in signatures]
     for i, mh in enumerate(hashes):
         lsh.insert(str(i), mh, check_duplication=False)

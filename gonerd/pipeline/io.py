@@ -1,32 +1,30 @@
 """Reading and writing the pipeline's outputs: documents parquet, exclusion log, run report.
 
-Every file is written to a temporary name and renamed into place, so an interrupted run never
-leaves a half-written output behind.
+Every file is written to a temporary name unique to the process and renamed into place, so an
+interrupted run never leaves a half-written output behind and two processes never share a name.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from gonerd.errors import InputError
+from gonerd.pipeline.outdir import write_atomically
 from gonerd.records import DOCUMENT_FIELDS
 
 DOCUMENTS_FILE = "documents.parquet"
 EXCLUSIONS_FILE = "exclusions.jsonl"
 REPORT_FILE = "report.json"
 REPORT_MD_FILE = "report.md"
+RUN_FILE = "run.json"
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename; failures are one line."""
+    write_atomically(path, lambda tmp: tmp.write_bytes(data.encode() if isinstance(data, str) else data))
 
 
 def _features() -> Any:
@@ -47,12 +45,10 @@ def write_documents(docs: list[dict[str, Any]], path: Path) -> None:
 
     rows = {f: [d.get(f) for d in docs] for f in DOCUMENT_FIELDS}
     rows["filters"] = [list(d.get("filters") or []) for d in docs]
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
     # The arrow table of a Dataset carries the HF feature metadata, so load_dataset("parquet")
     # restores the same features; writing it directly skips datasets' progress bar.
-    pq.write_table(Dataset.from_dict(rows, features=_features()).data.table, tmp)
-    os.replace(tmp, path)
+    table = Dataset.from_dict(rows, features=_features()).data.table
+    write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def read_parquet_records(path: str | Path, default_file: str, required: tuple[str, ...], made_by: str

@@ -2,7 +2,7 @@
 
 Each input yields plain dicts. A record that cannot be read becomes an exclusion entry (with the
 file and line/offset in its reason) instead of stopping the run. ``check_inputs`` rejects missing
-paths before any work starts.
+paths and directories without any readable file before any work starts.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gonerd.config import ReadConfig
 from gonerd.errors import InputError
 from gonerd.records import document_id, exclusion, registrable_domain
 
@@ -35,8 +36,8 @@ def _kind(path: Path) -> str | None:
 def check_inputs(paths: list[str | Path]) -> list[Path]:
     """Expand inputs to a sorted list of readable files; raise :class:`InputError` for a bad path.
 
-    Directories are walked recursively for files of the known kinds; a file given explicitly must
-    be of a known kind.
+    Directories are walked recursively for files of the known kinds (one without any is an
+    error); a file given explicitly must be of a known kind.
     """
     if not paths:
         raise InputError("no input paths given")
@@ -46,7 +47,11 @@ def check_inputs(paths: list[str | Path]) -> list[Path]:
         if not path.exists():
             raise InputError("input path does not exist", str(path))
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and _kind(p))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _kind(p))
+            if not found:
+                raise InputError(f"no input files of a known kind in this directory (expected "
+                                 f"{', '.join(HTML_SUFFIXES + WARC_SUFFIXES + JSONL_SUFFIXES)})", str(path))
+            files += found
         elif _kind(path) is None:
             raise InputError(f"unknown input kind (expected {', '.join(HTML_SUFFIXES + WARC_SUFFIXES + JSONL_SUFFIXES)})",
                              str(path))
@@ -65,6 +70,16 @@ def _record(url: str | None, content: str | bytes, source: str, **fields: Any) -
             "fetched_at": fields.pop("fetched_at", None), **fields}
 
 
+# Longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xef\xbb\xbf", "utf-8"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding named by a byte order mark at the start of ``data`` (UTF-8/16/32), else ``None``."""
+    return next((encoding for bom, encoding in _BOMS if data.startswith(bom)), None)
+
+
 def _looks_binary(data: bytes) -> bool:
     head = data[:4096]
     return b"\x00" in head or (len(head) > 0 and sum(b < 9 or 13 < b < 32 for b in head) / len(head) > 0.1)
@@ -74,12 +89,19 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", r
 
 
 def decode_html(data: bytes, declared: str | None = None) -> str:
-    """Text of an HTML page: UTF-8 when it is valid UTF-8, else the declared charset (HTTP header
-    or ``<meta>``), else windows-1252, the web's default for undeclared legacy pages.
+    """Text of an HTML page: by its byte order mark if it has one, else UTF-8 when it is valid
+    UTF-8, else the declared charset (HTTP header or ``<meta>``), else windows-1252, the web's
+    default for undeclared legacy pages.
 
     trafilatura's own guessing looks at the first and last 5 kB only and falls back to UTF-8 with
     replacement characters, which mangles e.g. the quotes and accents of a cp1252 page.
     """
+    bom = bom_encoding(data)
+    if bom:
+        try:
+            return data[len(next(b for b, e in _BOMS if e == bom)):].decode(bom)
+        except UnicodeDecodeError:
+            pass  # a mark followed by something else: fall back to the usual guesses
     meta = _META_CHARSET.search(data[:8192])
     for encoding in ("utf-8", declared, meta.group(1).decode("ascii", "ignore") if meta else None):
         if encoding:
@@ -100,17 +122,39 @@ def read_html_file(path: Path) -> Iterator[dict[str, Any]]:
         return
     if not data.strip():
         yield exclusion({"source": source}, "read", "non-empty", f"{source}: empty file", 0)
-    elif _looks_binary(data):
+    elif bom_encoding(data) is None and _looks_binary(data):
         yield exclusion({"source": source}, "read", "text", f"{source}: binary content, not HTML", len(data))
     else:
         yield _record(None, data, source, html=decode_html(data))
 
 
+def _warc_head(path: Path) -> bytes:
+    """The first bytes of a (possibly gzip-compressed) WARC/ARC file, decompressed."""
+    try:
+        with path.open("rb") as raw:
+            magic = raw.read(2)
+            raw.seek(0)
+            if magic != b"\x1f\x8b":
+                return raw.read(16)
+            with gzip.open(raw) as fh:
+                return fh.read(16)
+    except (OSError, EOFError, zlib.error):
+        return b""  # unreadable: the reader below reports it where it fails
+
+
 def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
-    """Records from the HTML ``response`` records of a WARC file; other records are logged as skipped."""
+    """Records from the HTML ``response`` records of a WARC file; other records are logged as skipped.
+
+    A file that does not open with a WARC (or ARC) header is one exclusion, not one per line.
+    """
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
+    head = _warc_head(path)
+    if head and not head.startswith((b"WARC/", b"filedesc://")):
+        yield exclusion({"source": str(path)}, "read", "readable",
+                        f"{path}: not a WARC file (it does not start with 'WARC/')")
+        return
     with path.open("rb") as fh:
         it = ArchiveIterator(fh)
         try:
@@ -156,11 +200,29 @@ def read_warc_file(path: Path) -> Iterator[dict[str, Any]]:
                             size - it.offset)
 
 
-def read_jsonl_file(path: Path) -> Iterator[dict[str, Any]]:
+def resolve_html_path(manifest: Path, html_path: str, config: ReadConfig) -> tuple[Path, str | None]:
+    """The file an ``html_path`` names, and why it is refused (``None`` when it may be read).
+
+    Relative paths are taken from the manifest's directory. Unless ``config.allow_outside_root``,
+    the path with every symlink resolved must lie inside ``config.html_root`` (default: the
+    manifest's directory): '..', absolute paths and links out of it are refused.
+    """
+    target = manifest.parent / html_path
+    if config.allow_outside_root:
+        return target, None
+    root = Path(config.html_root) if config.html_root else manifest.parent
+    if not target.resolve().is_relative_to(root.resolve()):
+        return target, (f"{html_path!r} is outside {root} (use --html-root or --allow-outside-root "
+                        "to read files elsewhere)")
+    return target, None
+
+
+def read_jsonl_file(path: Path, config: ReadConfig = ReadConfig()) -> Iterator[dict[str, Any]]:
     """Records from JSON lines with ``html``, ``html_path`` or already-extracted ``text``.
 
     ``html_path`` names an HTML file relative to the JSONL file (a manifest of saved pages with
-    their URLs). Optional fields: ``id``, ``domain``, ``fetched_at``, ``title``, ``author``, ``date``,
+    their URLs), inside its directory unless ``config`` allows more (:func:`resolve_html_path`).
+    Optional fields: ``id``, ``domain``, ``fetched_at``, ``title``, ``author``, ``date``,
     ``source_id`` (a stable upstream id, hashed for ``id`` when there is no URL).
     """
     opener = gzip.open if path.name.lower().endswith(".gz") else open
@@ -176,10 +238,10 @@ def read_jsonl_file(path: Path) -> Iterator[dict[str, Any]]:
                     yield exclusion({"source": where}, "read", "json", f"{where}: not valid JSON ({e})")
                     continue
                 if isinstance(obj, dict) and obj.get("html") is None and isinstance(obj.get("html_path"), str):
-                    html_file = path.parent / obj["html_path"]
-                    found = next(read_html_file(html_file), None) if html_file.is_file() else None
+                    html_file, refused = resolve_html_path(path, obj["html_path"], config)
+                    found = next(read_html_file(html_file), None) if not refused and html_file.is_file() else None
                     if found is None or "stage" in found:
-                        reason = found["reason"] if found else f"no such file {html_file}"
+                        reason = refused or (found["reason"] if found else f"no such file {html_file}")
                         yield exclusion({"source": where, "url": obj.get("url")}, "read", "html_path",
                                         f"{where}: field 'html_path': {reason}")
                         continue
@@ -195,11 +257,12 @@ def read_jsonl_file(path: Path) -> Iterator[dict[str, Any]]:
         yield exclusion({"source": str(path)}, "read", "readable", f"{path}: cannot read or decompress ({e})")
 
 
-def read_inputs(files: list[Path]) -> Iterator[dict[str, Any]]:
+def read_inputs(files: list[Path], config: ReadConfig = ReadConfig()) -> Iterator[dict[str, Any]]:
     """Records and read-stage exclusions from checked input files, in a deterministic order.
 
     Exclusion entries are recognisable by their ``stage`` key.
     """
-    readers = {"html": read_html_file, "warc": read_warc_file, "jsonl": read_jsonl_file}
     for path in files:
-        yield from readers[_kind(path)](path)
+        kind = _kind(path)
+        yield from read_jsonl_file(path, config) if kind == "jsonl" else (
+            read_html_file(path) if kind == "html" else read_warc_file(path))

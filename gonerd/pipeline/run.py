@@ -2,16 +2,19 @@
 
 Inputs are cut into shards of ``shard_size`` records in a fixed order. Extraction, filtering and
 MinHash signatures are computed per shard (in parallel with ``workers > 1``) and cached under
-``OUT/.work/<fingerprint>/``; a re-run after an interruption reuses finished shards. Dedup and
-sampling need every document and run afterwards in one process. Outputs are written atomically.
+``OUT/.work/<cache key>/shard-<index>-<content key>.pkl`` (see :mod:`gonerd.pipeline.cache`); a
+re-run after an interruption reuses finished shards. Dedup and sampling need every document and
+run afterwards in one process. Outputs are written atomically, under a lock on ``OUT`` held for
+the whole run. Run metadata that depends on how the run was made (workers, times, shards reused)
+goes to ``run.json``, so every other output is byte-identical for any number of workers.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import pickle
+import time
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
@@ -23,12 +26,14 @@ from tqdm import tqdm
 
 from gonerd import __version__
 from gonerd.config import PipelineConfig
-from gonerd.pipeline.dedup import deduplicate, minhash_signature
+from gonerd.pipeline.cache import cache_key, shard_key
+from gonerd.pipeline.dedup import deduplicate, minhash_signature, new_lsh
 from gonerd.pipeline.executor import Executor, LocalExecutor
 from gonerd.pipeline.extract import extract_record
 from gonerd.pipeline.filters import Filter, build_filters, language_score
-from gonerd.pipeline.io import (DOCUMENTS_FILE, EXCLUSIONS_FILE, REPORT_FILE, REPORT_MD_FILE, atomic_write,
-                                write_documents, write_jsonl)
+from gonerd.pipeline.io import (DOCUMENTS_FILE, EXCLUSIONS_FILE, REPORT_FILE, REPORT_MD_FILE, RUN_FILE,
+                                atomic_write, write_documents, write_jsonl)
+from gonerd.pipeline.outdir import make_directory, output_lock
 from gonerd.pipeline.read import check_inputs, read_inputs
 from gonerd.pipeline.report import render_report
 from gonerd.pipeline.sample import sample_documents
@@ -74,28 +79,26 @@ def _process_shard(task: tuple[Path, list[dict[str, Any]] | None], config: Pipel
     return result
 
 
-def fingerprint(files: list[Path], config: PipelineConfig) -> str:
-    """Hash of what the cached shards depend on: inputs (path, size, mtime), settings, version."""
-    settings = {k: v for k, v in dataclasses.asdict(config).items()
-                if k in ("extract", "filters", "dedup", "shard_size")}
-    h = hashlib.sha1(__version__.encode())
-    h.update(json.dumps(settings, sort_keys=True).encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
-
-
-def _shards(files: list[Path], size: int) -> Iterator[list[dict[str, Any]]]:
-    records = read_inputs(files)
-    while batch := list(islice(records, size)):
+def _shards(files: list[Path], config: PipelineConfig) -> Iterator[list[dict[str, Any]]]:
+    records = read_inputs(files, config.read)
+    while batch := list(islice(records, config.shard_size)):
         yield batch
 
 
-def _tasks(files: list[Path], work: Path, size: int) -> Iterator[tuple[Path, list | None]]:
-    for k, batch in enumerate(_shards(files, size)):
-        path = work / f"shard-{k:06d}.pkl"
-        yield path, None if path.exists() else batch
+def _tasks(files: list[Path], work: Path, config: PipelineConfig, used: dict[Path, bool]
+           ) -> Iterator[tuple[Path, list | None]]:
+    """(cache file, records to compute or ``None`` to reuse) per shard; ``used`` maps each file to
+    whether it was reused."""
+    for k, batch in enumerate(_shards(files, config)):
+        path = work / f"shard-{k:06d}-{shard_key(batch)}.pkl"
+        used[path] = path.exists()
+        yield path, None if used[path] else batch
+
+
+def _prune(work: Path, used: dict[Path, bool]) -> None:
+    """Remove cached shards of this configuration that the finished run no longer uses (old inputs)."""
+    for stale in set(work.glob("shard-*.pkl")) - set(used):
+        stale.unlink(missing_ok=True)
 
 
 def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConfig | None = None,
@@ -108,9 +111,16 @@ def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConf
     """
     config = config or PipelineConfig()
     files = check_inputs(list(inputs))
-    out = Path(out_dir)
-    work = out / ".work" / fingerprint(files, config)
-    work.mkdir(parents=True, exist_ok=True)
+    new_lsh(config.dedup)  # a threshold the index cannot take fails now, not after extraction
+    with output_lock(out_dir, "gonerd docs") as out:
+        return _run_locked(files, out, config, executor, progress)
+
+
+def _run_locked(files: list[Path], out: Path, config: PipelineConfig, executor: Executor | None,
+                progress: bool) -> dict[str, Any]:
+    started = time.time()
+    work = out / ".work" / cache_key(config)
+    make_directory(work)
     if executor is None:
         # Load the language model before worker processes fork, so they share it instead of
         # each loading its own.
@@ -119,8 +129,9 @@ def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConf
 
     docs: list[dict[str, Any]] = []
     exclusions: list[dict[str, Any]] = []
+    used: dict[Path, bool] = {}
     with tqdm(desc="extract+filter", unit="rec", disable=not progress) as bar:
-        for items in executor.map(partial(_process_shard, config=config), _tasks(files, work, config.shard_size)):
+        for items in executor.map(partial(_process_shard, config=config), _tasks(files, work, config, used)):
             bar.update(len(items))
             for item in items:
                 (exclusions if "stage" in item else docs).append(item)
@@ -141,8 +152,9 @@ def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConf
     exclusions += dropped
     counts["sample"] = len(docs)
 
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
     report = {
-        "inputs": [str(f) for f in files], "n_input_files": len(files), "config": dataclasses.asdict(config),
+        "inputs": [str(f) for f in files], "n_input_files": len(files), "config": settings,
         "stages": [{"stage": s, "in": prev, "out": n}
                    for (s, n), prev in zip(counts.items(), [n_records, *counts.values()])],
         "exclusions_by_filter": _count_by(exclusions, "filter"), "sample": sample_report,
@@ -153,6 +165,12 @@ def run_docs(inputs: list[str | Path], out_dir: str | Path, config: PipelineConf
     write_jsonl(exclusions, out / EXCLUSIONS_FILE)
     atomic_write(out / REPORT_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out / REPORT_MD_FILE, render_report(report))
+    _prune(work, used)
+    run = {"gonerd": __version__, "workers": config.workers, "cache": str(work.relative_to(out)),
+           "shards": len(used), "shards_reused": sum(used.values()),
+           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+           "seconds": round(time.time() - started, 1)}
+    atomic_write(out / RUN_FILE, json.dumps(run, indent=2) + "\n")
     return report
 
 
