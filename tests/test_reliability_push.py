@@ -58,6 +58,22 @@ def silent_server() -> Iterator[str]:
         server.close()
 
 
+@pytest.fixture
+def full_server() -> Iterator[str]:
+    """A server on 127.0.0.1 whose accept queue is full (backlog 0, one connection never accepted), so a
+    new connection is never established — what an overloaded or firewalled host looks like; yields its URL."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    filler = socket.create_connection(server.getsockname(), timeout=5)
+    try:
+        yield url
+    finally:
+        filler.close()
+        server.close()
+
+
 def _push(dataset_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "GONERD_HUB_"))}
     return subprocess.run([*GONERD, "push", str(dataset_dir), "--repo-id", REPO_ID, *args],
@@ -78,6 +94,13 @@ def test_push_timeout_and_endpoint_from_the_environment(dataset_dir: Path, silen
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().endswith(f"the Hub at {silent_server} did not answer within the 0.5 s timeout "
                                        "(--timeout, GONERD_HUB_TIMEOUT)")
+
+
+def test_push_to_a_server_that_never_connects_fails_with_one_line(dataset_dir: Path, full_server: str) -> None:
+    run = _push(dataset_dir, "--endpoint", full_server, "--connect-timeout", "1")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip() == (f"gonerd push: error: cannot reach the Hub at {full_server}: no connection within "
+                                  "the 1 s connect timeout (--connect-timeout, GONERD_HUB_CONNECT_TIMEOUT)")
 
 
 @pytest.mark.parametrize(("args", "env", "message"), [
