@@ -166,6 +166,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Nystromformer landmarks (default 64; equal to --max-length for full attention)")
     p.add_argument("--sparse-block-size", type=int, help="LSG sparse tokens on each side of a block (default 128)")
     p.add_argument("--sparsity-factor", type=int, help="LSG compression of the sparse context (default 2)")
-    p.add_argument("--sparsity-type", choices=("pooling", "stride", "none"), help="LSG sparse context (default pooling)")
+    p.add_argument("--sparsity-type", choices=("pooling", "stride", "none"),
+                   help="LSG sparse context (default pooling)")
     p.add_argument("--num-global-tokens", type=int, help="LSG global tokens (default 1)")
     p.set_defaults(func=_convert)

@@ -3,7 +3,7 @@
 One function per target — LSG (:mod:`kd.lsg`), Longformer, BigBird, Nyströmformer — over shared
 steps: read the source (:func:`load_source`), tile the position embeddings up to ``max_length``
 (the usual way to extend learned absolute positions, :func:`tiled_positions`), copy every weight
-(:func:`load_weights`) and save model and tokenizer (:func:`save`). The head of a token classifier
+(``_build``) and save model and tokenizer (``_save``). The head of a token classifier
 or masked LM becomes the target's head of the same kind, so the Auto classes (``AutoModel``,
 ``AutoModelForTokenClassification``, ``AutoModelForMaskedLM``) load the result. Each target is set
 up so that, where its attention is full attention (short inputs), it computes what BERT computes;
@@ -40,7 +40,6 @@ class Source:
     """A BERT checkpoint ready to copy: ``body`` holds the encoder's weights named as in ``BertModel``
     (embeddings, layers, pooler), ``head_state`` the classifier or MLM head under its own names."""
 
-    path: Path
     config: transformers.BertConfig
     head: str  # one of HEADS
     tokenizer: object
@@ -64,12 +63,12 @@ def load_source(source: str | Path, target_name: str) -> Source:
     tokenizer = load_tokenizer(path)
     state = getattr(transformers, architecture).from_pretrained(str(path)).state_dict()
     if head == "Model":
-        return Source(path, config, head, tokenizer, state, {})
+        return Source(config, head, tokenizer, state, {})
     body = {k.removeprefix("bert."): v for k, v in state.items() if k.startswith("bert.")}
-    return Source(path, config, head, tokenizer, body, {k: v for k, v in state.items() if not k.startswith("bert.")})
+    return Source(config, head, tokenizer, body, {k: v for k, v in state.items() if not k.startswith("bert.")})
 
 
-def shared_fields(src: Source) -> dict:
+def _shared_fields(src: Source) -> dict:
     """Config keywords carried over from BERT, plus the tokenizer's special ids (the targets' own
     defaults name RoBERTa's, which are other tokens in a BERT vocabulary)."""
     fields = {k: v for k, v in src.config.to_dict().items() if k in SHARED_FIELDS}
@@ -93,7 +92,7 @@ def renamed(state: dict[str, torch.Tensor], names: dict[str, str]) -> dict[str, 
     return out
 
 
-def build(target_name: str, classes: dict[str, type] | str, config, src: Source, body: dict[str, torch.Tensor],
+def _build(target_name: str, classes: dict[str, type] | str, config, src: Source, body: dict[str, torch.Tensor],
           head_names: dict[str, str] | None = None, new: tuple[str, ...] = ()):
     """The target model of ``src``'s head kind with ``body`` and the (renamed) head copied in.
 
@@ -108,11 +107,12 @@ def build(target_name: str, classes: dict[str, type] | str, config, src: Source,
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not any(n in k for n in new)]
     if missing or unexpected:
-        raise RuntimeError(f"{target_name} conversion left weights unmatched: missing {missing}, unexpected {unexpected}")
+        raise RuntimeError(f"{target_name} conversion left weights unmatched: missing {missing}, "
+                           f"unexpected {unexpected}")
     return model
 
 
-def save(model, tokenizer, target: str | Path, max_length: int) -> Path:
+def _save(model, tokenizer, target: str | Path, max_length: int) -> Path:
     """Write ``model`` (``save_pretrained``) and ``tokenizer`` (``model_max_length`` = ``max_length``) to ``target``."""
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -122,16 +122,16 @@ def save(model, tokenizer, target: str | Path, max_length: int) -> Path:
     return target
 
 
-def as_flags(names: list[str]) -> str:
+def _as_flags(names: list[str]) -> str:
     """Keyword names as the command's options: ``["block_size"]`` → ``"--block-size"``."""
     return ", ".join("--" + name.replace("_", "-") for name in names)
 
 
-def check_positive(**values: int) -> None:
+def _check_positive(**values: int) -> None:
     """:class:`ConfigError` naming the first of ``values`` that is not a positive integer."""
     for name, value in values.items():
         if value < 1:
-            raise ConfigError(f"{as_flags([name])} must be at least 1, got {value}")
+            raise ConfigError(f"{_as_flags([name])} must be at least 1, got {value}")
 
 
 def convert_bert_to_lsg(source: str | Path, target: str | Path, *, max_length: int = 4096, block_size: int = 128,
@@ -145,7 +145,7 @@ def convert_bert_to_lsg(source: str | Path, target: str | Path, *, max_length: i
     Inputs of up to ``2 * block_size`` tokens get full attention plus the global tokens, so the
     model equals BERT there once the global tokens' keys are masked.
     """
-    check_positive(max_length=max_length)
+    _check_positive(max_length=max_length)
     src = load_source(source, "LSG")
     fields = {k: v for k, v in src.config.to_dict().items() if k not in ("model_type", "architectures",
                                                                         "transformers_version")}
@@ -162,7 +162,7 @@ def convert_bert_to_lsg(source: str | Path, target: str | Path, *, max_length: i
     start = body["embeddings.word_embeddings.weight"][cls_id] + body["embeddings.token_type_embeddings.weight"][0]
     body["embeddings.global_embeddings.weight"] = torch.stack(
         [start + positions[i % positions.shape[0]] for i in range(num_global_tokens)])
-    return save(build("LSG", LSG_CLASSES, config, src, body), src.tokenizer, target, max_length)
+    return _save(_build("LSG", LSG_CLASSES, config, src, body), src.tokenizer, target, max_length)
 
 
 def convert_bert_to_longformer(source: str | Path, target: str | Path, *, max_length: int = 4096,
@@ -176,20 +176,21 @@ def convert_bert_to_longformer(source: str | Path, target: str | Path, *, max_le
     Global attention has its own Q/K/V projections: they start as copies of the local ones. The MLM
     head becomes ``lm_head`` (Longformer's applies gelu, as MiniLM's does).
     """
-    check_positive(max_length=max_length, window=window)
+    _check_positive(max_length=max_length, window=window)
     if window % 2:
         raise ConfigError(f"--window must be even (window / 2 tokens on each side), got {window}")
     src = load_source(source, "Longformer")
     pad = src.config.pad_token_id or 0
-    config = LongformerConfig(**shared_fields(src), max_position_embeddings=max_length + pad + 1,
+    config = LongformerConfig(**_shared_fields(src), max_position_embeddings=max_length + pad + 1,
                               attention_window=window)
     body = dict(src.body)
     body[POSITIONS] = tiled_positions(body[POSITIONS], max_length, offset=pad + 1)
     local = re.compile(r"attention\.self\.(query|key|value)\.")
     body |= {local.sub(r"attention.self.\1_global.", k): v for k, v in src.body.items() if local.search(k)}
-    mlm = {"cls.predictions.transform.dense": "lm_head.dense", "cls.predictions.transform.LayerNorm": "lm_head.layer_norm",
+    mlm = {"cls.predictions.transform.dense": "lm_head.dense",
+           "cls.predictions.transform.LayerNorm": "lm_head.layer_norm",
            "cls.predictions.decoder": "lm_head.decoder", "cls.predictions.bias": "lm_head.bias"}
-    return save(build("Longformer", "Longformer", config, src, body, mlm), src.tokenizer, target, max_length)
+    return _save(_build("Longformer", "Longformer", config, src, body, mlm), src.tokenizer, target, max_length)
 
 
 def convert_bert_to_bigbird(source: str | Path, target: str | Path, *, max_length: int = 4096, block_size: int = 64,
@@ -202,16 +203,16 @@ def convert_bert_to_bigbird(source: str | Path, target: str | Path, *, max_lengt
     BigBird's pooler is a bare Linear (``pooler``, BERT's ``pooler.dense``); its token classifier
     carries a pooler that it never uses, kept as initialised when the source has none.
     """
-    check_positive(max_length=max_length, block_size=block_size)
+    _check_positive(max_length=max_length, block_size=block_size)
     if num_random_blocks < 0:
         raise ConfigError(f"--num-random-blocks must be 0 or more, got {num_random_blocks}")
     src = load_source(source, "BigBird")
-    config = BigBirdConfig(**shared_fields(src), max_position_embeddings=max_length, attention_type="block_sparse",
+    config = BigBirdConfig(**_shared_fields(src), max_position_embeddings=max_length, attention_type="block_sparse",
                            block_size=block_size, num_random_blocks=num_random_blocks)
     body = renamed(src.body, {"pooler.dense": "pooler"})
     body[POSITIONS] = tiled_positions(body[POSITIONS], max_length)
     new = () if "pooler.weight" in body else ("pooler.",)
-    return save(build("BigBird", "BigBird", config, src, body, new=new), src.tokenizer, target, max_length)
+    return _save(_build("BigBird", "BigBird", config, src, body, new=new), src.tokenizer, target, max_length)
 
 
 def convert_bert_to_nystromformer(source: str | Path, target: str | Path, *, max_length: int = 4096,
@@ -228,18 +229,18 @@ def convert_bert_to_nystromformer(source: str | Path, target: str | Path, *, max
     ``segment_means_seq_len`` tokens and no padding: load with :func:`kd.model.load_model` or call
     :func:`kd.nystrom.patch_nystromformer`.
     """
-    check_positive(max_length=max_length, num_landmarks=num_landmarks)
+    _check_positive(max_length=max_length, num_landmarks=num_landmarks)
     if num_landmarks > max_length:
         raise ConfigError(f"--num-landmarks ({num_landmarks}) cannot exceed --max-length ({max_length})")
     src = load_source(source, "Nyströmformer")
-    config = NystromformerConfig(**shared_fields(src), max_position_embeddings=max_length,
+    config = NystromformerConfig(**_shared_fields(src), max_position_embeddings=max_length,
                                  segment_means_seq_len=max_length, num_landmarks=num_landmarks)
     body = {k: v for k, v in src.body.items() if not k.startswith("pooler.")}
     body[POSITIONS] = tiled_positions(body[POSITIONS], max_length, offset=2)
     conv_shape = (config.num_attention_heads, 1, config.conv_kernel_size, 1)
     body |= {f"encoder.layer.{i}.attention.self.conv.weight": torch.zeros(conv_shape)
              for i in range(config.num_hidden_layers)}
-    return save(build("Nyströmformer", "Nystromformer", config, src, body), src.tokenizer, target, max_length)
+    return _save(_build("Nyströmformer", "Nystromformer", config, src, body), src.tokenizer, target, max_length)
 
 
 CONVERTERS = {"lsg": convert_bert_to_lsg, "longformer": convert_bert_to_longformer,
@@ -255,5 +256,5 @@ def convert(source: str | Path, target: str | Path, attention: str, *, max_lengt
     own = [p for p in inspect.signature(function).parameters if p not in ("source", "target", "max_length")]
     wrong = [name for name in options if name not in own]
     if wrong:
-        raise ConfigError(f"{as_flags(wrong)} does not apply to {attention} (its options: {as_flags(own)})")
+        raise ConfigError(f"{_as_flags(wrong)} does not apply to {attention} (its options: {_as_flags(own)})")
     return function(source, target, max_length=max_length, **options)

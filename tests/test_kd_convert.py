@@ -184,6 +184,22 @@ def test_lsg_as_converted_deviates_by_its_global_token(minilm, converted):
     assert deviation(model, minilm["batch"], minilm["reference"]) == pytest.approx(0.687, rel=0.25)
 
 
+def test_tiled_positions_repeat_the_table_after_the_unused_ids():
+    from kd.convert import tiled_positions
+
+    table = torch.arange(6, dtype=torch.float32).view(3, 2)
+    tiled = tiled_positions(table, 7, offset=2)
+    assert tiled.tolist() == [[0, 0], [0, 0], [0, 1], [2, 3], [4, 5], [0, 1], [2, 3], [4, 5], [0, 1]]
+
+
+def test_renamed_replaces_only_leading_parts():
+    from kd.convert import renamed
+
+    state = {"pooler.dense.weight": 1, "encoder.pooler.dense.x": 2, "cls.predictions.bias": 3}
+    assert renamed(state, {"pooler.dense": "pooler", "cls.predictions.bias": "lm_head.bias"}) == {
+        "pooler.weight": 1, "encoder.pooler.dense.x": 2, "lm_head.bias": 3}
+
+
 def tiny_bert(path: Path, head: str) -> Path:
     """A tiny random BERT of the given head kind, with its tokenizer, saved at ``path``."""
     from transformers import BertConfig, BertForMaskedLM
