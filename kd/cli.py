@@ -85,6 +85,29 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _corpus(args: argparse.Namespace) -> int:
+    from kd.corpus import build_corpus
+
+    info = build_corpus(args.inputs, args.tokenizer, args.out, max_length=args.max_length, held_out=args.held_out,
+                        seed=args.seed, progress=not args.quiet)
+    split = info["splits"]
+    print(f"kd corpus: {info['documents']} documents -> {split['train']['sequences']} train / "
+          f"{split['heldout']['sequences']} held-out sequences of {info['max_length']} tokens -> {args.out}",
+          file=sys.stderr)
+    return 0
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from gonerd.commands.options import load_command_config
+    from kd.config import MlmPretrainConfig, resolve_pretrain_paths
+    from kd.pretrain import pretrain
+
+    cfg = resolve_pretrain_paths(load_command_config(args, MlmPretrainConfig, model=args.model, corpus=args.corpus,
+                                                     output_dir=args.output_dir))
+    _print_summary(pretrain(cfg, progress=not args.quiet, stop_after=args.stop_after))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=512, help="window size in sub-tokens, specials included")
     p.add_argument("--stride", type=int, default=128, help="overlap of consecutive windows in sub-tokens")
@@ -92,6 +115,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--torch-threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from kd.bench import bench_command
+
+    report = bench_command(args.pair, args.baseline, args.lengths, batch_size=args.batch_size, repeat=args.repeat,
+                           threads=args.threads, progress=not args.quiet)
+    for path, text in ((args.output, json.dumps(report, indent=2) + "\n"), (args.markdown, report["table"])):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text)
+    sys.stdout.write(report["table"])
+    return 0
 
 
 def _training_arguments(p: argparse.ArgumentParser, config_class: str, model_flag: str, model_help: str) -> None:
@@ -153,6 +189,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(p)
     p.set_defaults(func=_predict)
 
+    p = sub.add_parser("bench", help="Table 2: parameters, seconds per batch and peak memory of teachers and "
+                                     "their half-depth students at several lengths (each in a fresh process)")
+    p.add_argument("--pair", action="append", default=[], metavar="NAME=TEACHER[,STUDENT]",
+                   help="a teacher and its student; without STUDENT one is made from every other teacher layer")
+    p.add_argument("--baseline", action="append", default=[], metavar="NAME=PATH",
+                   help="a model measured alone, e.g. the full-attention source (positions tiled as needed)")
+    p.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096])
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=5, help="timed passes after one warm-up; the median is reported")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (fixed for every row)")
+    p.add_argument("--output", help="JSON report path (e.g. bench/results/kd_table2.json)")
+    p.add_argument("--markdown", help="markdown table path")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_bench)
+
     p = sub.add_parser("convert", help="copy a BERT checkpoint into an efficient-attention model")
     p.add_argument("--model", required=True, help="BERT model directory or weights package")
     p.add_argument("--output", required=True, help="directory for the converted model and its tokenizer")
@@ -170,3 +221,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="LSG sparse context (default pooling)")
     p.add_argument("--num-global-tokens", type=int, help="LSG global tokens (default 1)")
     p.set_defaults(func=_convert)
+
+    p = sub.add_parser("corpus", help="documents -> packed, tokenized sequences for MLM pretraining (+ held-out split)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="documents.parquet / labeled.parquet / .jsonl / .txt file, or a folder of them")
+    p.add_argument("--tokenizer", required=True, help="model directory or weights package whose tokenizer is used")
+    p.add_argument("--out", required=True, help="output folder: train.parquet, heldout.parquet, corpus.json")
+    p.add_argument("--max-length", type=int, default=4096, help="tokens per sequence, specials included")
+    p.add_argument("--held-out", type=float, default=0.05, help="share of documents held out")
+    p.add_argument("--seed", type=int, default=0, help="seed of the held-out choice")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_corpus)
+
+    p = sub.add_parser("pretrain", help="masked-language-model pretraining of a (converted) teacher "
+                                        "(phases of lengths, resumable, accelerate)")
+    from gonerd.commands.options import add_config_arguments
+
+    add_config_arguments(p, "settings (kd.config.MlmPretrainConfig)")
+    p.add_argument("--model", help="model directory or weights package (model)")
+    p.add_argument("--corpus", help="`gonerd kd corpus` output folder (corpus)")
+    p.add_argument("--output-dir")
+    p.add_argument("--stop-after", type=int, metavar="STEPS",
+                   help="checkpoint and exit after this many steps; run again to continue")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_pretrain)
