@@ -1,17 +1,21 @@
 """``gonerd kd predict``: tag raw text, a documents parquet or CoNLL files with a trained model.
 
-Text is tokenised with spaCy's English tokenizer (the tokens ``gonerd label`` uses); output is
-JSONL with ``id``, ``tokens``, ``spaces``, IOB2 ``ner_tags``, character ``spans`` and the model
-as ``label_source`` — or, with ``--format conll``, one ``token tag`` line per token.
+The input format is chosen by ``--input-format`` or the extension; content decides only when it
+is unambiguous (:func:`input_format`), so prose ending in "I-95" stays prose. Text is tokenised
+with spaCy's English tokenizer (the tokens ``gonerd label`` uses); output is JSONL with ``id``,
+``tokens``, ``spaces``, IOB2 ``ner_tags``, character ``spans`` and the model as ``label_source`` —
+or, with ``--format conll``, ``-DOCSTART- <id>`` and one ``token tag`` line per token.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from gonerd.conll import DOCSTART, iob1_to_iob2, read_conll
 from gonerd.errors import InputError
 from gonerd.label.merge import iob2_to_spans, token_offsets
 from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
@@ -27,61 +31,135 @@ class InputDoc:
     sentence_starts: list[int] | None = None
 
 
+INPUT_FORMATS = ("text", "conll", "jsonl", "parquet")
+TEXT_SUFFIXES = (".txt", ".text", ".md")
+CONLL_SUFFIXES = (".conll", ".iob", ".bio")
+# A NER tag as the last CoNLL column: O, or B-/I- and a type made of letters (so "I-95", "B-52" are not).
+_TAG = re.compile(r"O|[BI]-[A-Za-z][A-Za-z_]*")
+
+
 def _tokenize(nlp, text: str) -> tuple[list[str], list[bool]]:
     doc = nlp(text)
     return [t.text for t in doc], [bool(t.whitespace_) for t in doc]
 
 
-def read_inputs(path: str | Path) -> Iterator[InputDoc]:
-    """Documents of a ``.txt`` file (one document), ``.jsonl``/``.parquet`` rows with ``text``, or a CoNLL file.
+def read_utf8(path: Path) -> str:
+    """The text of ``path``; :class:`InputError` naming the file and line of the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{data[e.start]:02x}); convert the file to UTF-8", str(path),
+                         line=line) from None
 
-    Raises :class:`InputError` naming file and row for a missing or empty ``text``.
+
+def looks_like_conll(text: str, lines: int = 50) -> bool:
+    """Whether ``text`` can only be CoNLL: its first non-blank line is ``-DOCSTART-``, or at least two of
+    its first ``lines`` non-blank lines are, every one, ``token ... TAG`` with the same number of columns."""
+    rows = [line.split() for line in text.split("\n")[:lines] if line.strip()]
+    if rows and rows[0][0] == DOCSTART:
+        return True
+    widths = {len(r) for r in rows}
+    return len(rows) >= 2 and len(widths) == 1 and min(widths) >= 2 and all(_TAG.fullmatch(r[-1]) for r in rows)
+
+
+def input_format(path: Path, given: str | None = None) -> str:
+    """The format to read ``path`` as: ``given`` (``--input-format``), else by extension (``.jsonl``,
+    ``.parquet``, ``.conll``), else CoNLL when the content is unambiguously CoNLL, else text for
+    ``.txt``; any other file must be named with ``--input-format``."""
+    if given is not None:
+        if given not in INPUT_FORMATS:
+            raise InputError(f"input format must be one of {', '.join(INPUT_FORMATS)}, got {given!r}", str(path))
+        return given
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".parquet"):
+        return suffix[1:]
+    if suffix in CONLL_SUFFIXES or looks_like_conll(read_utf8(path)):
+        return "conll"
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    raise InputError(f"cannot tell the format of a {suffix or 'suffix-less'} file that is not clearly CoNLL; "
+                     f"pass --input-format {'|'.join(INPUT_FORMATS)}", str(path))
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for every non-blank line; one-line errors for bad JSON or a non-object."""
+    for lineno, line in enumerate(read_utf8(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"not valid JSON ({e.msg}, column {e.colno})", str(path), line=lineno) from None
+        if not isinstance(rec, dict):
+            raise InputError(f"not a JSON object (a {type(rec).__name__}); each line must be "
+                             '{"id": ..., "text": ...}', str(path), line=lineno)
+        yield lineno, rec
+
+
+def _docstart_ids(text: str) -> list[str | None]:
+    """The id after each ``-DOCSTART-`` whose document has tokens, in order, as :func:`read_conll` keeps
+    documents (``None`` where the line names none, and for tokens before any ``-DOCSTART-``)."""
+    ids: list[str | None] = []
+    current, has_tokens = None, False
+    for line in text.split("\n"):
+        cols = line.split()
+        if cols and cols[0] == DOCSTART:
+            if has_tokens:
+                ids.append(current)
+            named = len(cols) > 1 and cols[1] not in ("-X-", "O")
+            current, has_tokens = (cols[1] if named else None), False
+        elif cols:
+            has_tokens = True
+    if has_tokens:
+        ids.append(current)
+    return ids
+
+
+def read_inputs(path: str | Path, fmt: str | None = None) -> Iterator[InputDoc]:
+    """Documents of ``path`` read as ``fmt`` (see :func:`input_format`): a text file is one document,
+    JSONL lines and parquet rows are objects with ``text`` (and ``id``), a CoNLL file keeps its
+    ``-DOCSTART- <id>`` documents and sentences.
+
+    Raises :class:`InputError` naming file and line (row for parquet) for bad or empty input.
     """
     import spacy
 
     path = Path(path)
     if not path.is_file():
         raise InputError("no such input file", str(path))
-    nlp = spacy.blank("en")
-    if path.suffix in (".parquet", ".jsonl"):
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-            if "text" not in table.column_names:
-                raise InputError(f"no 'text' column (has: {', '.join(table.column_names)})", str(path), field="text")
-            rows = table.to_pylist()
-        else:
-            with path.open(encoding="utf-8") as fh:
-                rows = [json.loads(line) for line in fh if line.strip()]
-        for row, rec in enumerate(rows):
-            text = rec.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise InputError("empty document (no text)", str(path), offset=row, field="text")
-            tokens, spaces = _tokenize(nlp, text)
-            yield InputDoc(str(rec.get("id") or f"{path.name}:{row}"), tokens, spaces)
-    elif path.suffix == ".txt" and not _looks_like_conll(path):
-        text = path.read_text(encoding="utf-8")
+    fmt = input_format(path, fmt)
+    nlp = spacy.blank("en")  # the tokenizer only: no model to load
+    if fmt == "conll":
+        ids = _docstart_ids(read_utf8(path))
+        docs = read_conll(path)
+        for i, doc in enumerate(docs):
+            name = ids[i] if len(ids) == len(docs) and ids[i] else doc.id
+            yield InputDoc(name, doc.tokens, [True] * len(doc.tokens), doc.sentence_starts)
+        return
+    if fmt == "text":
+        text = read_utf8(path)
         if not text.strip():
             raise InputError("empty document (no text)", str(path), field="text")
-        tokens, spaces = _tokenize(nlp, text)
-        yield InputDoc(path.stem, tokens, spaces)
+        yield InputDoc(path.stem, *_tokenize(nlp, text))
+        return
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        if "text" not in table.column_names:
+            raise InputError(f"no 'text' column (has: {', '.join(table.column_names)})", str(path), field="text")
+        rows = [(row, {"offset": row}, rec) for row, rec in enumerate(table.to_pylist())]
     else:
-        from gonerd.conll import read_conll
-
-        for doc in read_conll(path):
-            yield InputDoc(doc.id, doc.tokens, [True] * len(doc.tokens), doc.sentence_starts)
-
-
-def _looks_like_conll(path: Path) -> bool:
-    """A ``.txt`` whose first non-blank line is ``-DOCSTART-`` or ``token ... TAG`` columns is CoNLL."""
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            cols = line.split()
-            if cols:
-                last = cols[-1]
-                return cols[0] == "-DOCSTART-" or (len(cols) >= 2 and (last == "O" or last[:2] in ("B-", "I-")))
-    return False
+        rows = [(row, {"line": lineno}, rec) for row, (lineno, rec) in enumerate(_jsonl_rows(path))]
+    for row, where, rec in rows:
+        text = rec.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("empty document (no text)" if isinstance(text, str) or text is None
+                             else f"text must be a string, not {type(text).__name__}", str(path), field="text",
+                             **where)
+        yield InputDoc(str(rec.get("id") or f"{path.name}:{row}"), *_tokenize(nlp, text))
 
 
 def document_record(doc: InputDoc, tags: list[str], source: str) -> dict:
@@ -109,16 +187,43 @@ def predict_documents(loaded: LoadedModel, docs: list[InputDoc], *, max_length: 
     return tagged.tags, tagged.n_truncated
 
 
-def predict_command(model: str, input_path: str, output: str, *, fmt: str = "jsonl", max_length: int = 512,
-                    stride: int = 128, truncate: bool = False, batch_size: int = 32, torch_threads: int | None = None,
-                    progress: bool = False) -> int:
-    """Tag ``input_path`` and write ``output`` (JSONL records or CoNLL ``token tag`` lines); return #documents."""
+def conll_lines(doc: InputDoc, tags: list[str]) -> Iterator[str]:
+    """``-DOCSTART- <id>`` then ``token tag`` lines, a blank line after each sentence, as ``gonerd stats``
+    and ``gonerd kd eval`` read them.
+
+    Sentences are the input's (CoNLL) or end at line breaks (text). Whitespace tokens are not
+    written (they are no CoNLL token); whitespace inside an id becomes ``_`` so the id stays one column.
+    """
+    sentences: list[list[tuple[str, str]]] = [[]]
+    starts = set(doc.sentence_starts or ())
+    for i, (token, tag) in enumerate(zip(doc.tokens, tags)):
+        if sentences[-1] and (i in starts or (not token.strip() and "\n" in token)):
+            sentences.append([])
+        if token.strip():
+            sentences[-1].append((token, tag))
+    yield f"{DOCSTART} {'_'.join(doc.id.split())}"
+    yield ""
+    for sentence in filter(None, sentences):
+        fixed = iob1_to_iob2([tag for _, tag in sentence])  # a sentence may now start inside an entity
+        yield from (f"{token} {tag}" for (token, _), tag in zip(sentence, fixed))
+        yield ""
+
+
+def predict_command(model: str, input_path: str, output: str, *, fmt: str = "jsonl", input_fmt: str | None = None,
+                    max_length: int = 512, stride: int = 128, truncate: bool = False, batch_size: int = 32,
+                    torch_threads: int | None = None, progress: bool = False) -> int:
+    """Tag ``input_path`` (read as ``input_fmt``, see :func:`input_format`) and write ``output``: JSONL
+    records, or CoNLL (:func:`conll_lines`) with ``fmt="conll"``; return the number of documents.
+
+    The input is read and checked before the model is loaded, and the output is written only after
+    every document is tagged.
+    """
     import torch
 
+    docs = list(read_inputs(input_path, input_fmt))
     if torch_threads:
         torch.set_num_threads(torch_threads)
     loaded = load_model(model)
-    docs = list(read_inputs(input_path))
     length = min(max_length, model_max_length(loaded))
     tags, n_truncated = predict_documents(loaded, docs, max_length=length, stride=min(stride, length // 2),
                                           truncate=truncate, batch_size=batch_size, progress=progress)
@@ -130,13 +235,7 @@ def predict_command(model: str, input_path: str, output: str, *, fmt: str = "jso
     with out.open("w", encoding="utf-8") as fh:
         for doc, doc_tags in zip(docs, tags):
             if fmt == "conll":
-                starts = set(doc.sentence_starts or [0])
-                fh.write("-DOCSTART- O\n\n")
-                for i, (tok, tag) in enumerate(zip(doc.tokens, doc_tags)):
-                    if i in starts and i:
-                        fh.write("\n")
-                    fh.write(f"{tok} {tag}\n")
-                fh.write("\n")
+                fh.writelines(line + "\n" for line in conll_lines(doc, doc_tags))
             else:
                 fh.write(json.dumps(document_record(doc, doc_tags, source)) + "\n")
     return len(docs)

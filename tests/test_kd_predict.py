@@ -62,7 +62,7 @@ def test_predict_documents_parquet_and_jsonl(model, tmp_path):
 
 def test_empty_document_names_file_and_row(tmp_path):
     (tmp_path / "d.jsonl").write_text(json.dumps({"text": "Acme"}) + "\n" + json.dumps({"text": ""}) + "\n")
-    with pytest.raises(InputError, match=r"d\.jsonl, offset 1, field 'text': empty document"):
+    with pytest.raises(InputError, match=r"d\.jsonl, line 2, field 'text': empty document"):
         list(read_inputs(tmp_path / "d.jsonl"))
 
 
