@@ -10,6 +10,7 @@ refusals, and the command line once per architecture.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,8 @@ def minilm():
 
 @pytest.fixture(scope="module")
 def converted(minilm, tmp_path_factory):
-    """``converted(attention, **options)``: MiniLM converted (once per settings) and loaded with ``AutoModel``."""
+    """``converted(attention, **options)``: MiniLM converted (once per settings) and loaded with ``AutoModel``;
+    the copies (~100 MB each) are deleted after the module's tests."""
     from kd.convert import convert
 
     done = {}
@@ -103,7 +105,9 @@ def converted(minilm, tmp_path_factory):
             done[key] = convert(minilm["path"], tmp_path_factory.mktemp(attention), attention, **options)
         return auto_load(done[key])
 
-    return get
+    yield get
+    for path in done.values():
+        shutil.rmtree(path)
 
 
 def test_the_sample_batch_is_padded():
