@@ -67,8 +67,8 @@ def check_record(record: dict[str, Any], where: str) -> dict[str, Any]:
                          field="ner_tags")
     problems = iob2_errors(tags)
     if problems:
-        raise InputError(f"not strict IOB2: {problems[0]}" + (f" (and {len(problems) - 1} more)" if problems[1:] else ""),
-                         where, field="ner_tags")
+        more = f" (and {len(problems) - 1} more)" if problems[1:] else ""
+        raise InputError(f"not strict IOB2: {problems[0]}{more}", where, field="ner_tags")
     blank = next((i for i, t in enumerate(tokens) if is_whitespace(t)), None)
     if blank is not None:
         raise InputError(f"token {blank} is whitespace-only ({tokens[blank]!r}); tokens are words "

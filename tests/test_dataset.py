@@ -151,7 +151,8 @@ def test_iob2_order_is_checked_naming_document_and_token(tmp_path, index, tags, 
     bad = records[2]
     bad["ner_tags"] = ["O"] * len(bad["tokens"])
     bad["ner_tags"][index:index + len(tags)] = tags
-    with pytest.raises(InputError, match=rf"record 2 \(id '{bad['id']}'\).*field 'ner_tags'.*not strict IOB2.*{message}"):
+    expected = rf"record 2 \(id '{bad['id']}'\).*field 'ner_tags'.*not strict IOB2.*{message}"
+    with pytest.raises(InputError, match=expected):
         build_dataset(records, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
 

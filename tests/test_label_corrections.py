@@ -73,7 +73,8 @@ def test_human_corrections_survive_a_relabel(records, tmp_path) -> None:
     ({"id": "r2", "annotator": "a", "text": "other text", "spans": []}, "text differs"),
     ({"id": "r2", "annotator": "a", "span": []}, r"line 2, field 'span': unknown key in a line .*did you mean 'spans'"),
     ({"id": "r2", "annotator": "a"}, r"line 2, field 'spans': missing"),
-    ({"id": "r1", "annotator": "a", "spans": []}, r"line 2, field 'id': document id 'r1' is corrected twice, at lines 1 and 2"),
+    ({"id": "r1", "annotator": "a", "spans": []},
+     r"line 2, field 'id': document id 'r1' is corrected twice, at lines 1 and 2"),
     ({"id": "r2", "annotator": "a", "spans": [{"start": False, "end": 14, "label": "PER"}]},
      r"line 2, field 'spans\[0\].start': offset must be an integer, not false"),
     ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 14.0, "label": "PER"}]},
@@ -83,7 +84,8 @@ def test_human_corrections_survive_a_relabel(records, tmp_path) -> None:
     ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 14, "label": "PER", "lable": "x"}]},
      r"field 'spans\[0\].lable': unknown key in a span"),
     ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "label": "PER"}]}, r"field 'spans\[0\].end': missing"),
-    ({"id": "r2", "annotator": "a", "spans": ["Jesse Lelievre"]}, r"field 'spans\[0\]': a span must be a JSON object, not str"),
+    ({"id": "r2", "annotator": "a", "spans": ["Jesse Lelievre"]},
+     r"field 'spans\[0\]': a span must be a JSON object, not str"),
     ({"id": "r2", "annotator": "a", "spans": {"start": 0}}, r"field 'spans': must be a list of spans, not dict"),
     ({"id": "r2", "annotator": "a", "spans": [{"start": 0, "end": 14, "label": "PER", "text": "Jesse"}]},
      r"field 'spans\[0\].text': text 'Jesse' differs from the document's 'Jesse Lelievre'"),
@@ -153,7 +155,8 @@ def test_conll_errors_name_the_line(records, tmp_path, old, new, message) -> Non
 @pytest.mark.parametrize("suffix", [".jsonl", ".conll"])
 def test_a_file_that_is_not_utf8_says_so(records, tmp_path, suffix) -> None:
     path = tmp_path / f"latin1{suffix}"
-    path.write_bytes(b'{"id": "r1", "annotator": "a", "spans": []}\n{"id": "r2", "annotator": "Jos\xe9", "spans": []}\n')
+    path.write_bytes(b'{"id": "r1", "annotator": "a", "spans": []}\n'
+                     b'{"id": "r2", "annotator": "Jos\xe9", "spans": []}\n')
     with pytest.raises(InputError, match=r"line 2: not UTF-8 text \(byte 0xe9"):
         import_corrections(records, path)
 

@@ -129,3 +129,16 @@ def test_good_corrections_still_import(labeled, tmp_path) -> None:
     assert run.returncode == 0 and "human: 1" in run.stdout, run.stderr
     (d0, d1) = read_labeled(out)
     assert d0["spans"] == [first_span(records[0])] and d0["label_source"] == "human:a" and d1 == records[1]
+
+
+@pytest.mark.parametrize("command", ["label", "build"])
+def test_a_run_into_an_output_in_use_is_refused_at_once(labeled, tmp_path, command) -> None:
+    from gonerd.pipeline.outdir import output_lock
+
+    docs, _, _ = labeled
+    out = tmp_path / "out"
+    with output_lock(out, "another run"):
+        run = gonerd(command, docs, "--out", out)
+    assert run.returncode == 2
+    assert f"gonerd {command}: error: {out}: output directory in use by pid {os.getpid()}" in run.stderr
+    assert sorted(p.name for p in out.iterdir()) == []  # nothing written, the holder's lock file gone with it

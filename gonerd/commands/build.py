@@ -37,10 +37,10 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
               progress: bool = True) -> dict[str, Any]:
     """Run every stage into ``out``; returns a summary (documents, split sizes, Table 1, paths).
 
-    ``progress=False`` silences every progress bar, the datasets library's included.
-
     ``corrections`` (span JSONL or CoNLL IOB2, see :mod:`gonerd.label.corrections`) replace the
-    pre-labels of the documents they name before the splits are written.
+    pre-labels of the documents they name before the splits are written. ``progress=False``
+    silences every progress bar, the datasets library's included. ``out`` is locked for the run:
+    a second build into it is refused at once (:func:`gonerd.pipeline.outdir.output_lock`).
     """
     from gonerd.card import FIGURE_PATH, write_card
     from gonerd.commands.label import run_label
@@ -49,27 +49,28 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
     from gonerd.dataset import build_dataset
     from gonerd.label.io import read_labeled
     from gonerd.pipeline import run_docs
+    from gonerd.pipeline.outdir import output_lock
     from gonerd.stats import write_stats
 
-    out = Path(out)
-    build_config = build_config or BuildConfig()
-    report = run_docs(inputs, out / "documents", pipeline_config, progress=progress)
-    labeled = run_label(out / "documents", out / "labeled", label_config or LabelConfig(), corrections, annotator,
-                        progress=progress)
-    with datasets_progress(progress):
-        dd = build_dataset(read_labeled(labeled["output"]), out, build_config)
-        stats_paths = write_stats(corpora_for([out], list(conll or []), None), out / "stats",
-                                  thresholds=build_config.length_thresholds, top_domains=build_config.top_domains)
-        card = write_card(out, report_path=out / "documents" / "report.json", eval_path=eval_labels,
-                          config=build_config)
-    if card_copy is not None:
-        (card_copy / Path(FIGURE_PATH).parent).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(card, card_copy / "README.md")
-        shutil.copyfile(out / FIGURE_PATH, card_copy / FIGURE_PATH)
-    stats = json.loads(stats_paths["json"].read_text(encoding="utf-8"))["corpora"][0]
-    return {"documents": report["n_documents"], "labeled": labeled["documents"], "human": labeled["human"],
-            "splits": {s: len(ds) for s, ds in dd.items()}, "table1": stats["table1_lengths"],
-            "card": str(card), "stats": str(stats_paths["markdown"]), "figure": str(stats_paths.get("figure"))}
+    with output_lock(out, "gonerd build") as out:
+        build_config = build_config or BuildConfig()
+        report = run_docs(inputs, out / "documents", pipeline_config, progress=progress)
+        labeled = run_label(out / "documents", out / "labeled", label_config or LabelConfig(), corrections, annotator,
+                            progress=progress)
+        with datasets_progress(progress):
+            dd = build_dataset(read_labeled(labeled["output"]), out, build_config)
+            stats_paths = write_stats(corpora_for([out], list(conll or []), None), out / "stats",
+                                      thresholds=build_config.length_thresholds, top_domains=build_config.top_domains)
+            card = write_card(out, report_path=out / "documents" / "report.json", eval_path=eval_labels,
+                              config=build_config)
+        if card_copy is not None:
+            (card_copy / Path(FIGURE_PATH).parent).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(card, card_copy / "README.md")
+            shutil.copyfile(out / FIGURE_PATH, card_copy / FIGURE_PATH)
+        stats = json.loads(stats_paths["json"].read_text(encoding="utf-8"))["corpora"][0]
+        return {"documents": report["n_documents"], "labeled": labeled["documents"], "human": labeled["human"],
+                "splits": {s: len(ds) for s, ds in dd.items()}, "table1": stats["table1_lengths"],
+                "card": str(card), "stats": str(stats_paths["markdown"]), "figure": str(stats_paths.get("figure"))}
 
 
 def _cmd(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ GPE/LOC/FAC→LOC; every other type is dropped — CoNLL-style MISC is not GONER
 "the"/"a"/"an" is left outside their spans (``strip_articles``). MISC (ages,
 street addresses, phone numbers only) comes from token-pattern rules. Conflicts: the MISC rules
 have priority over the NER spans they overlap; within one labeler the longer span wins. Output is
-always strict IOB2; ``label_source`` records both sources (``spacy:<model>@<version>/words/no-articles+rules:misc@<n>``).
+always strict IOB2; ``label_source`` records both sources
+(``spacy:<model>@<version>/words/no-articles+rules:misc@<n>``).
 
 Output: ``OUT/labeled.parquet`` (labeled-document records). While running, finished chunks are
 saved under ``OUT/parts/``; a re-run reuses every document already labeled with the same
@@ -85,62 +86,65 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
 
     Human labels of a document whose text (or record layout) changed are carried over
     (:func:`gonerd.label.carry.carry_human`); the spans that cannot be are appended to
-    ``out/conflicts.jsonl``, which the summary names.
+    ``out/conflicts.jsonl``, which the summary names. ``out`` is locked for the run: a second run
+    into it is refused at once (:func:`gonerd.pipeline.outdir.output_lock`).
     """
     from gonerd.label import is_human, label_documents, label_source
     from gonerd.label.carry import carry_human
     from gonerd.label.corrections import apply_corrections, read_corrections
     from gonerd.label.io import LABELED_FILE, read_documents, write_labeled
     from gonerd.label.spacy_ner import load_pipeline
+    from gonerd.pipeline.outdir import output_lock
 
-    docs = read_documents(docs_path)
-    hand = read_corrections(corrections) if corrections is not None else None  # a bad file fails before any work
-    nlp = load_pipeline(config.model, sentence_starts=config.sentence_starts)
-    labelers = labelers_for(nlp, config)
-    source = label_source(labelers)
-    previous = _previous(out)
+    with output_lock(out, "gonerd label"):
+        docs = read_documents(docs_path)
+        hand = read_corrections(corrections) if corrections is not None else None  # a bad file fails before any work
+        nlp = load_pipeline(config.model, sentence_starts=config.sentence_starts)
+        labelers = labelers_for(nlp, config)
+        source = label_source(labelers)
+        previous = _previous(out)
 
-    def reusable(doc: dict[str, Any]) -> dict[str, Any] | None:
-        old = previous.get(doc["id"])
-        if old is None or old["text"] != doc["text"] or old.get("whitespace") is None:
-            return None
-        return old if is_human(old) or old["label_source"] == source else None
+        def reusable(doc: dict[str, Any]) -> dict[str, Any] | None:
+            old = previous.get(doc["id"])
+            if old is None or old["text"] != doc["text"] or old.get("whitespace") is None:
+                return None
+            return old if is_human(old) or old["label_source"] == source else None
 
-    def carried(record: dict[str, Any]) -> dict[str, Any]:
-        old = previous.get(record["id"])
-        if old is None or not is_human(old):
+        def carried(record: dict[str, Any]) -> dict[str, Any]:
+            old = previous.get(record["id"])
+            if old is None or not is_human(old):
+                return record
+            record, found = carry_human(old, record)
+            conflicts.extend(found)
             return record
-        record, found = carry_human(old, record)
-        conflicts.extend(found)
-        return record
 
-    done = {d["id"]: r for d in docs if (r := reusable(d)) is not None}
-    todo = [d for d in docs if d["id"] not in done]
-    parts = out / PARTS_DIR
-    parts.mkdir(parents=True, exist_ok=True)
-    conflicts_path = out / CONFLICTS_FILE
-    conflicts: list[dict[str, Any]] = []
-    n_conflicts = 0
-    first = len(list(parts.glob("part-*.parquet")))
-    labeled = label_documents(todo, config, labelers, nlp=nlp, progress=progress)
-    for k, chunk in enumerate(_chunks((carried(r) for r in labeled), CHUNK_DOCS)):
-        # conflicts first: a crash after this line repeats them on resume, but never loses one
-        _append_conflicts(conflicts_path, conflicts)
-        n_conflicts += len(conflicts)
-        conflicts.clear()
-        write_labeled(chunk, parts / f"part-{first + k:05d}.parquet")
-        done.update((r["id"], r) for r in chunk)
-    records = [done[d["id"]] for d in docs]
-    if hand is not None:
-        records = apply_corrections(records, hand, annotator)
-    write_labeled(records, out / LABELED_FILE)
-    shutil.rmtree(parts)
-    types = Counter(s["label"] for r in records for s in r["spans"])
-    return {"documents": len(records), "labeled": len(todo), "reused": len(docs) - len(todo),
-            "human": sum(is_human(r) for r in records), "label_source": source,
-            "tokens": sum(len(r["tokens"]) for r in records), "entities": dict(sorted(types.items())),
-            "conflicts": n_conflicts, **({"conflicts_file": str(conflicts_path)} if n_conflicts else {}),
-            "output": str(out / LABELED_FILE)}
+        done = {d["id"]: r for d in docs if (r := reusable(d)) is not None}
+        todo = [d for d in docs if d["id"] not in done]
+        parts = out / PARTS_DIR
+        parts.mkdir(parents=True, exist_ok=True)
+        conflicts_path = out / CONFLICTS_FILE
+        conflicts: list[dict[str, Any]] = []
+        n_conflicts = 0
+        first = len(list(parts.glob("part-*.parquet")))
+        labeled = label_documents(todo, config, labelers, nlp=nlp, progress=progress)
+        for k, chunk in enumerate(_chunks((carried(r) for r in labeled), CHUNK_DOCS)):
+            # conflicts first: a crash after this line repeats them on resume, but never loses one
+            _append_conflicts(conflicts_path, conflicts)
+            n_conflicts += len(conflicts)
+            conflicts.clear()
+            write_labeled(chunk, parts / f"part-{first + k:05d}.parquet")
+            done.update((r["id"], r) for r in chunk)
+        records = [done[d["id"]] for d in docs]
+        if hand is not None:
+            records = apply_corrections(records, hand, annotator)
+        write_labeled(records, out / LABELED_FILE)
+        shutil.rmtree(parts)
+        types = Counter(s["label"] for r in records for s in r["spans"])
+        return {"documents": len(records), "labeled": len(todo), "reused": len(docs) - len(todo),
+                "human": sum(is_human(r) for r in records), "label_source": source,
+                "tokens": sum(len(r["tokens"]) for r in records), "entities": dict(sorted(types.items())),
+                "conflicts": n_conflicts, **({"conflicts_file": str(conflicts_path)} if n_conflicts else {}),
+                "output": str(out / LABELED_FILE)}
 
 
 def _cmd(args: argparse.Namespace) -> int:
