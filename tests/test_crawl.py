@@ -101,12 +101,13 @@ def test_disallowed_url_is_never_requested(fault_crawl: tuple[CrawlServer, Path]
 def test_per_host_rate_never_exceeds_the_crawl_delay(fault_crawl: tuple[CrawlServer, Path]) -> None:
     server, out = fault_crawl
     times = sorted(h.time for h in server.access)
-    # Arrival times carry a little network jitter: no two requests closer than half the delay,
-    # and no run of 10 faster than the limit plus 10%.
+    # Arrival times carry the server's scheduling jitter (tens of ms on a busy machine), so: no burst
+    # (two requests much closer than the delay), and no run of 10 requests faster than the limit
+    # allows, give or take 0.15 s of jitter. Our own 0.05 s delay alone would give 0.45 s runs.
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert min(gaps) >= CRAWL_DELAY / 2
+    assert min(gaps) >= CRAWL_DELAY / 4, sorted(gaps)[:5]
     spans = [times[i + 9] - times[i] for i in range(len(times) - 9)]
-    assert min(spans) >= 9 * CRAWL_DELAY / 1.1
+    assert min(spans) >= 9 * CRAWL_DELAY - 0.15, sorted(spans)[:5]
     assert json.loads((out / "summary.json").read_text())["robots_crawl_delays"] == {"127.0.0.1": CRAWL_DELAY}
 
 

@@ -40,7 +40,8 @@ def _cmd(args: argparse.Namespace) -> int:
                            per_host_delay=args.per_host_delay, concurrency=args.concurrency, timeout=args.timeout,
                            retries=args.retries, retry_after_max=args.retry_after_max, max_bytes=args.max_bytes,
                            max_redirects=args.max_redirects, warc_max_bytes=args.warc_max_bytes,
-                           progress=args.progress)
+                           progress=args.progress, redis_url=args.redis_url,
+                           redis_idle=args.redis_idle)
     summary = run_crawl(options)
     print(f"{summary['pages_stored']} pages stored ({summary['pages_total']} in {args.out / 'warc'}), "
           f"{summary['errors']} errors, {summary['pages_per_s']} pages/s; finish: {summary['finish_reason']}; "
@@ -80,6 +81,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-redirects", type=int, default=5, metavar="N", help="longest redirect chain")
     p.add_argument("--warc-max-bytes", type=int, default=100 * 1024 * 1024, metavar="N",
                    help="start a new WARC file past this size")
+    p.add_argument("--redis-url", metavar="URL",
+                   help="share the frontier (queue and seen URLs) with other crawler processes through this "
+                        "Redis, e.g. redis://host:6379/0 (scrapy-redis); give each process its own --out")
+    p.add_argument("--redis-idle", type=float, default=30.0, metavar="S",
+                   help="with --redis-url: stop after the shared queue stayed empty this long (default 30)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="show a progress bar (pages, errors, bytes, pages/s) on stderr (default: on)")
     p.set_defaults(func=_cmd)

@@ -179,26 +179,31 @@ class DomainCapMiddleware:
         request.meta["cap_reserved"] = True
 
 
-class ResumeDupeFilter(RFPDupeFilter):
-    """Scrapy's request-fingerprint filter that also treats URLs finished by an earlier run as seen."""
+class ResumeMixin:
+    """Dupe-filter behaviour shared by the local and the Redis filter: URLs finished by an earlier run
+    count as seen, and a dropped redirect (a loop, or a second way to a page) goes to crawl_log."""
 
-    crawler: Crawler
+    spider: Any
+
+    def request_seen(self, request: Request) -> bool:
+        """True for a URL finished by an earlier run, else the wrapped filter's answer."""
+        if canonicalize_url(request.url) in self.spider.output.done:
+            return True
+        return super().request_seen(request)  # type: ignore[misc]
+
+    def log(self, request: Request, spider: Any) -> None:
+        """Log as the wrapped filter does, and log a dropped redirect to crawl_log."""
+        super().log(request, spider)  # type: ignore[misc]
+        if request.meta.get("redirect_urls"):
+            spider.note_dropped_redirect(request)
+
+
+class ResumeDupeFilter(ResumeMixin, RFPDupeFilter):
+    """Scrapy's request-fingerprint filter (in memory) with :class:`ResumeMixin`."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ResumeDupeFilter:
-        """Build like ``RFPDupeFilter`` and keep the crawler to reach the spider's finished URLs."""
+        """Build like ``RFPDupeFilter`` and keep the spider, which holds the finished URLs."""
         dupefilter = super().from_crawler(crawler)
-        dupefilter.crawler = crawler
+        dupefilter.spider = crawler.spider
         return dupefilter
-
-    def request_seen(self, request: Request) -> bool:
-        """True for a URL already requested in this run or finished in an earlier one."""
-        if canonicalize_url(request.url) in self.crawler.spider.output.done:
-            return True
-        return super().request_seen(request)
-
-    def log(self, request: Request, spider: Any) -> None:
-        """Log as Scrapy does; a dropped redirect (a loop, or a second way to a page) goes to crawl_log."""
-        super().log(request, spider)
-        if request.meta.get("redirect_urls"):
-            spider.note_dropped_redirect(request)

@@ -56,6 +56,7 @@ class CrawlOutput:
         self.retries = 0
         self.crawl_delays: dict[str, float] = {}
         self.started = time.monotonic()
+        self.last_activity = self.started
         self.started_at = now_iso()
         self._bar = None
         if options.progress:
@@ -97,6 +98,7 @@ class CrawlOutput:
     def record(self, entry: dict[str, Any]) -> None:
         """Append an outcome to the log and count it."""
         entry.setdefault("time", now_iso())
+        self.last_activity = time.monotonic()
         self.log.write(entry)
         outcome = entry.get("outcome")
         if outcome == "retry":

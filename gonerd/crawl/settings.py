@@ -40,6 +40,8 @@ class CrawlOptions:
     max_redirects: int = 5
     warc_max_bytes: int = 100 * 1024 * 1024
     progress: bool = True
+    redis_url: str | None = None  # a shared frontier (scrapy-redis) for several crawler processes
+    redis_idle: float = 30.0  # with redis_url: seconds a worker waits on an empty shared queue before stopping
 
     def to_json(self) -> dict[str, Any]:
         """The options as JSON-ready values (for summary.json)."""
@@ -48,7 +50,7 @@ class CrawlOptions:
 
 def scrapy_settings(options: CrawlOptions) -> dict[str, Any]:
     """Scrapy settings for a crawl with ``options``."""
-    return {
+    settings = {
         "BOT_NAME": "gonerd",
         "USER_AGENT": options.user_agent,
         "ROBOTSTXT_OBEY": True,
@@ -83,6 +85,10 @@ def scrapy_settings(options: CrawlOptions) -> dict[str, Any]:
         "EXTENSIONS": {"gonerd.crawl.middlewares.RobotsCrawlDelay": 0},
         # Breadth-first, so a capped crawl samples every site rather than one deep branch.
         "DEPTH_PRIORITY": 1,
-        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
     }
+    if options.redis_url:
+        from gonerd.crawl.redis_frontier import redis_settings
+
+        settings.update(redis_settings(options.redis_url))
+    return settings

@@ -7,13 +7,14 @@ errback, so each fault reaches ``crawl_log.jsonl`` with its reason.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider, IgnoreRequest, StopDownload
+from scrapy.exceptions import CloseSpider, DontCloseSpider, IgnoreRequest, StopDownload
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -100,6 +101,7 @@ class GonerdSpider(SitemapSpider):
         super().__init__(**kwargs)
         self.options = options
         self.output = output
+        self._idle_since: float | None = None
         self.domains = [d.lower().lstrip(".") for d in options.allow_domains] or sorted(
             {urlsplit(u).hostname or "" for u in options.seeds})
         # Domains are checked here on the host name: LinkExtractor's allow_domains compares the
@@ -111,7 +113,20 @@ class GonerdSpider(SitemapSpider):
         """Build the spider and watch response headers, to stop non-HTML page downloads early."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
+        if spider.options.redis_url:
+            crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
         return spider
+
+    def on_idle(self) -> None:
+        """With a shared frontier, stay open ``redis_idle`` seconds: other workers may still add URLs.
+
+        Scrapy looks at the scheduler again on its 5 s heartbeat, so the wait is rounded up to that.
+        """
+        now = time.monotonic()
+        if self._idle_since is None or self.output.last_activity > self._idle_since:
+            self._idle_since = now
+        if now - self._idle_since < self.options.redis_idle:
+            raise DontCloseSpider
 
     def on_headers(self, headers: Any, body_length: int, request: Request) -> None:
         """Stop downloading a page whose Content-Type says it is not HTML (the callback logs it)."""
