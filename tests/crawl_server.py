@@ -22,6 +22,7 @@ FAULTS = {
     "/fault/slow.html": "timeout",
     "/fault/error.html": "http-500",
     "/fault/busy.html": "stored",  # 429 with Retry-After once, then the page
+    "/fault/closed.html": "http-429",  # 429 with a Retry-After longer than the crawler waits
     "/fault/truncated.html": "truncated",
     "/fault/bomb.html": "too-large",
     "/fault/big.html": "too-large",
@@ -183,6 +184,8 @@ class CrawlServer:
                 return _send(h, 429, "text/html", _html("Slow down", []),
                              extra=[("Retry-After", str(self.config.retry_after_s))])
             return _send(h, 200, "text/html", page)
+        if path == "/fault/closed.html":
+            return _send(h, 429, "text/html", _html("Come back tomorrow", []), extra=[("Retry-After", "86400")])
         if path == "/fault/truncated.html":
             h.send_response(200)
             h.send_header("Content-Type", "text/html")

@@ -127,6 +127,7 @@ def test_each_fault_is_logged_with_its_reason(fault_crawl: tuple[CrawlServer, Pa
     assert found == FAULTS
     assert final["/fault/badenc.html"]["outcome"] == "stored"
     assert "download stopped" in final["/fault/report"]["reason"]
+    assert "Retry-After 86400 s exceeds" in final["/fault/closed.html"]["reason"]
     assert final["/fault/loop/0"]["url"].endswith("/fault/loop/5")  # --max-redirects 5 (the default)
     assert page_hits(server.access, 500)["/fault/error.html"] == 2  # one retry (--retries 1), then given up
 

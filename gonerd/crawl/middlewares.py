@@ -94,7 +94,7 @@ class RetryAfterMiddleware(RetryMiddleware):
             return response
         asked = parse_retry_after(response.headers.get(b"Retry-After"))
         if asked is not None and asked > self.retry_after_max:
-            response.meta["gonerd_reason"] = f"Retry-After {asked:.0f} s exceeds the {self.retry_after_max:.0f} s limit"
+            request.meta["gonerd_reason"] = f"Retry-After {asked:.0f} s exceeds the {self.retry_after_max:.0f} s limit"
             return response
         wait = asked if asked is not None else self._backoff(request)
         return self._retry_later(request, f"http {response.status}", wait) or response

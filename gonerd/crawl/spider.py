@@ -51,7 +51,7 @@ def classify_failure(failure: Failure) -> tuple[str, bool]:
     exc = failure.value
     if isinstance(exc, HttpError):
         response = exc.response
-        extra = response.meta.get("gonerd_reason")
+        extra = failure.request.meta.get("gonerd_reason")
         return f"http-{response.status}: HTTP {response.status}" + (f"; {extra}" if extra else ""), True
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
@@ -134,10 +134,14 @@ class GonerdSpider(SitemapSpider):
         if request.meta.get("kind") == "page" and ctype and "html" not in ctype:
             raise StopDownload(fail=False)
 
-    def allowed(self, url: str) -> bool:
-        """True when ``url`` is on an allowed domain (or a subdomain) and passes --allow/--deny."""
+    def on_allowed_domain(self, url: str) -> bool:
+        """True when ``url``'s host is an allowed domain or a subdomain of one."""
         host = (urlsplit(url).hostname or "").lower()
-        return any(host == d or host.endswith("." + d) for d in self.domains) and self.links.matches(url)
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+    def allowed(self, url: str) -> bool:
+        """True when ``url`` is on an allowed domain and passes --allow/--deny."""
+        return self.on_allowed_domain(url) and self.links.matches(url)
 
     async def start(self) -> AsyncIterator[Request]:
         """Seeds first, then the links of pages stored by earlier runs (the frontier they left)."""
@@ -161,6 +165,8 @@ class GonerdSpider(SitemapSpider):
     def _from_sitemap(self, requests: Iterable[Request]) -> Iterator[Request]:
         for request in requests:
             if request.callback == self._parse_sitemap:
+                if not self.on_allowed_domain(request.url):
+                    continue
                 # Through parse_seed again, so the pages of a nested sitemap get our errback too.
                 yield request.replace(callback=self.parse_seed, errback=self.on_error, meta={"kind": "sitemap"})
             elif self.allowed(request.url):
