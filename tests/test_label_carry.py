@@ -57,6 +57,14 @@ def test_changed_text_keeps_human_spans_where_unchanged_and_reports_the_rest(tmp
     assert "conflicts: 0\n" in capsys.readouterr().out
     assert [json.loads(line) for line in conflicts_file.read_text().splitlines()] == conflicts
     assert next(r for r in read_labeled(out) if r["id"] == "d1") == record
+    # a human-labelled document dropped from the inputs leaves its spans in the conflicts file
+    (tmp_path / "docs.jsonl").write_text(json.dumps({"id": "d2", "text": "Paris."}) + "\n")
+    label(tmp_path / "docs.jsonl", out)
+    assert "conflicts: 2\n" in capsys.readouterr().out and [r["id"] for r in read_labeled(out)] == ["d2"]
+    gone = [json.loads(line) for line in conflicts_file.read_text().splitlines()][2:]
+    assert [(c["old_text"], c["reason"]) for c in gone] == [
+        ("Benjamin Coney", "the document is no longer among the inputs"),
+        ("Conway", "the document is no longer among the inputs")]
 
 
 def test_human_labels_of_the_old_whitespace_token_layout_carry_over_whole(tmp_path, capsys) -> None:

@@ -14,8 +14,9 @@ Output: ``OUT/labeled.parquet`` (labeled-document records). While running, finis
 saved under ``OUT/parts/``; a re-run reuses every document already labeled with the same
 ``label_source`` and the same text (from the final file or the parts), and never overwrites labels
 made by a person (``label_source`` ``human:…``): when such a document's text changed, its spans are
-carried to the new text where that text is unchanged, and every span that cannot be carried is
-appended to ``OUT/conflicts.jsonl`` (``id``, ``span``, ``old_text``, ``reason``), which the summary names.
+carried to the new text where that text is unchanged, and every span that cannot be carried (or whose
+document is no longer among the inputs) is appended to ``OUT/conflicts.jsonl`` (``id``, ``span``,
+``old_text``, ``reason``), which the summary names.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
     into it is refused at once (:func:`gonerd.pipeline.outdir.output_lock`).
     """
     from gonerd.label import is_human, label_documents, label_source
-    from gonerd.label.carry import carry_human
+    from gonerd.label.carry import GONE, carry_human, conflict
     from gonerd.label.corrections import apply_corrections, read_corrections
     from gonerd.label.io import LABELED_FILE, read_documents, write_labeled
     from gonerd.label.spacy_ner import load_pipeline
@@ -135,6 +136,11 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
             write_labeled(chunk, parts / f"part-{first + k:05d}.parquet")
             done.update((r["id"], r) for r in chunk)
         records = [done[d["id"]] for d in docs]
+        inputs = {d["id"] for d in docs}
+        gone = [conflict(old, span, GONE) for i, old in previous.items() if i not in inputs and is_human(old)
+                for span in old["spans"]]
+        _append_conflicts(conflicts_path, gone)
+        n_conflicts += len(gone)
         if hand is not None:
             records = apply_corrections(records, hand, annotator)
         write_labeled(records, out / LABELED_FILE)

@@ -15,6 +15,13 @@ from typing import Any
 from gonerd.label.merge import char_spans, record_offsets, spans_to_iob2, token_span
 
 Conflict = dict[str, Any]
+GONE = "the document is no longer among the inputs"
+
+
+def conflict(record: dict[str, Any], span: dict[str, Any], reason: str) -> Conflict:
+    """The conflict entry of a human ``span`` of ``record`` that could not be kept."""
+    return {"id": record["id"], "span": dict(span), "old_text": record["text"][span["start"]:span["end"]],
+            "reason": reason}
 
 
 def carry_human(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], list[Conflict]]:
@@ -35,8 +42,7 @@ def carry_human(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any
         if tokens is None:
             reason = ("text changed in or around the span" if shift is None
                       else "the unchanged text no longer falls on word boundaries")
-            conflicts.append({"id": old["id"], "span": dict(span), "old_text": old["text"][start:end],
-                              "reason": reason})
+            conflicts.append(conflict(old, span, reason))
             continue
         carried.append((*tokens, span["label"]))
     record = {**new, "ner_tags": spans_to_iob2(len(new["tokens"]), carried),
