@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from gonerd.label.merge import iob2_to_spans
+from kd.config import portable_path
 from kd.model import load_model, model_max_length, tag_sequences
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class ModelLabeler:
         self.max_length = min(max_length, model_max_length(self._loaded))
         self.stride = min(stride, self.max_length // 2)
         self.batch_size = batch_size
-        self.source = f"model:{self._loaded.path}"
+        self.source = f"model:{portable_path(self._loaded.path)}"
         own = frozenset(t[2:] for t in self._loaded.labels if t != "O")
         self.labels = own & frozenset(types) if types is not None else own
 

@@ -18,6 +18,7 @@ from typing import Iterator
 from gonerd.conll import DOCSTART, iob1_to_iob2, read_conll
 from gonerd.errors import InputError
 from gonerd.label.merge import iob2_to_spans, token_offsets
+from kd.config import portable_path
 from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
 
 
@@ -231,7 +232,7 @@ def predict_command(model: str, input_path: str, output: str, *, fmt: str = "jso
         print(f"kd predict: n_truncated={n_truncated} document(s) cut to {length} sub-tokens (--truncate)")
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    source = f"model:{loaded.path}"
+    source = f"model:{portable_path(loaded.path)}"
     with out.open("w", encoding="utf-8") as fh:
         for doc, doc_tags in zip(docs, tags):
             if fmt == "conll":

@@ -127,3 +127,15 @@ def test_label_command_with_a_trained_ner_model(model, tmp_path):
     labels = {s["label"] for s in rec["spans"]}
     assert "MISC" in labels and labels & {"PER", "ORG", "LOC"}  # the age from the rules, entities from the model
     assert main(["label", str(docs), "--out", str(tmp_path / "bad"), "--ner-model", str(tmp_path / "nowhere")]) == 2
+
+
+def test_label_source_names_the_model_relative_to_the_working_directory(model, tmp_path, monkeypatch):
+    """The source goes into published records: a model inside the working directory is named relative to it."""
+    from kd.labeler import ModelLabeler
+
+    monkeypatch.chdir(model.parent.parent)
+    assert ModelLabeler(model, max_length=24, stride=6).source == "model:run/best"
+    src, out = tmp_path / "doc.txt", tmp_path / "out.jsonl"
+    src.write_text(TEXT)
+    assert main(["kd", "predict", "--model", str(model), "--input", str(src), "--output", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["label_source"] == "model:run/best"
