@@ -75,7 +75,7 @@ def test_committed_configs_name_no_machine_paths_and_load(monkeypatch):
     monkeypatch.setenv("GONERD_DATA", "DATA")
     for path in sorted(RESULTS.glob("*.toml")):
         text = path.read_text(encoding="utf-8")
-        assert "/work/" not in text and '= "/' not in text, f"{path.name} names an absolute path"
+        assert '= "/' not in text, f"{path.name} names an absolute path"
         cfg = resolve_paths(load_config(path, NerTrainConfig))
         for value in (cfg.model, cfg.output_dir, cfg.record, cfg.data.train, cfg.data.dev):
             assert not Path(value).is_absolute() and "$" not in value, f"{path.name}: {value}"
