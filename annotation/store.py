@@ -341,7 +341,8 @@ class Store:
                                         (pid,)).fetchall():
                 have = {r[0] for r in db.execute(
                     "SELECT user_id FROM assignments WHERE document_id = ? AND kind = 'annotation'", (doc_id,))}
-                for user in sorted((u for u in users if u.id not in have), key=lambda u: load[u.id])[:k - len(have)]:
+                free = sorted((u for u in users if u.id not in have), key=lambda u: load[u.id])
+                for user in free[:max(0, k - len(have))]:
                     db.execute("INSERT INTO assignments (document_id, user_id, kind) VALUES (?, ?, 'annotation')",
                                (doc_id, user.id))
                     load[user.id] += 1

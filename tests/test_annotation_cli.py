@@ -33,7 +33,8 @@ def test_annotate_commands_end_to_end(monkeypatch, tmp_path, capsys) -> None:
     assert main(["annotate", "users", "list", "--db", str(db)]) == 0
     assert "root\tadmin" in capsys.readouterr().out
     gold = SAMPLE / "gold_test.conll"
-    assert main(["annotate", "import", "--db", str(db), "gold", str(gold), "--annotators", "alice,bob", "--k", "2"]) == 0
+    assert main(["annotate", "import", "--db", str(db), "gold", str(gold),
+                 "--annotators", "alice,bob", "--k", "2"]) == 0
     assert "imported 6 documents" in capsys.readouterr().out
 
     # alice keeps the gold spans of every document, bob drops the first span of each

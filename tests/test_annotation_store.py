@@ -151,7 +151,8 @@ def test_status_is_a_versioned_edit(store) -> None:
         store.set_status(doc, alice, 0, "skipped")
     with pytest.raises(StoreError, match="unknown status"):
         store.set_status(doc, alice, 1, "finished")
-    assert store.progress("p") == {"alice": {"todo": 0, "done": 1, "skipped": 0}, "bob": {"todo": 1, "done": 0, "skipped": 0}}
+    assert store.progress("p") == {"alice": {"todo": 0, "done": 1, "skipped": 0},
+                                   "bob": {"todo": 1, "done": 0, "skipped": 0}}
 
 
 def test_concurrent_writers_on_one_document_lose_nothing(store) -> None:
@@ -177,3 +178,10 @@ def test_concurrent_writers_on_one_document_lose_nothing(store) -> None:
         t.join()
     assert sorted(accepted) == list(range(9))
     assert store.work(doc, alice) == {"version": 9, "status": "todo", "spans": [(i, i + 1, "PER") for i in range(9)]}
+
+
+def test_assign_never_adds_to_a_document_that_has_k_or_more(store) -> None:
+    for name in ("carol", "dave", "erin"):
+        store.add_user(name, f"{name}-password")
+    assert store.assign("p", ["alice", "bob", "carol"], 3) == 1
+    assert store.assign("p", ["alice", "bob", "carol", "dave", "erin"], 2) == 0

@@ -3,7 +3,7 @@
 // Document text only ever reaches the page through textContent / text nodes, never as HTML.
 
 const LABELS = ["PER", "ORG", "LOC", "MISC"];
-const CHUNK_TOKENS = 1500;  // tokens drawn per animation frame: the first screen shows at once
+const FIRST_TOKENS = 1500;  // drawn at once (more than a screen); the rest follows in the next frame
 
 let csrfToken = null;
 
@@ -93,7 +93,8 @@ class Editor {
     document.addEventListener("keydown", (event) => this.key(event));
   }
 
-  // Draw the text in chunks so a long document shows its first screen at once; resolves when all is drawn.
+  // Draw the first 1,500 tokens at once and the rest in the next frame; resolves when all is drawn.
+  // Each line of the text is its own block, so an edit re-lays out one line, not the document.
   load(doc) {
     const started = performance.now();
     this.doc = doc;
@@ -110,49 +111,71 @@ class Editor {
     this.spans = new Map(doc.work.spans.map((s) => [s[0], s]));
     this.prelabels = doc.prelabels;
     const text = doc.text;
-    const draw = (from) => {
+    const classes = this.initialClasses(n);
+    let block = null;
+    const draw = (from, to) => {
       const fragment = document.createDocumentFragment();
-      const to = Math.min(n, from + CHUNK_TOKENS);
-      if (from === 0 && n > 0 && doc.offsets[0] > 0) fragment.append(text.slice(0, doc.offsets[0]));
+      const newBlock = () => {
+        block = document.createElement("div");
+        block.className = "line";
+        fragment.append(block);
+      };
+      if (from === 0) {
+        newBlock();
+        if (n > 0 && doc.offsets[0] > 0) block.append(text.slice(0, doc.offsets[0]));
+      }
       for (let i = from; i < to; i++) {
         const start = doc.offsets[2 * i], end = doc.offsets[2 * i + 1];
         const token = document.createElement("span");
-        token.className = "tok";
+        token.className = classes[i];
         token.dataset.i = i;
         token.textContent = text.slice(start, end);
         this.tokens[i] = token;
-        fragment.append(token);
+        block.append(token);
         const next = i + 1 < n ? doc.offsets[2 * i + 2] : text.length;
-        if (next > end) fragment.append(text.slice(end, next));
+        if (next > end) {
+          const after = text.slice(end, next);
+          block.append(after);
+          if (after.includes("\n") && i + 1 < n) newBlock();
+        }
       }
       this.container.append(fragment);
-      return to;
     };
+    draw(0, Math.min(n, FIRST_TOKENS));
     return new Promise((resolve) => {
-      const step = (from) => {
-        const to = draw(from);
-        if (to < n) {
-          requestAnimationFrame(() => step(to));
-          return;
-        }
-        this.paintAll();
+      requestAnimationFrame(() => {
+        if (this.doc !== doc) return;  // another document was opened meanwhile
+        draw(Math.min(n, FIRST_TOKENS), n);
         this.container.dataset.ready = "1";
         window.gonerdRenderMs = performance.now() - started;
         resolve();
-      };
-      step(0);
+      });
     });
   }
 
-  paintAll() {
-    for (const token of this.tokens) token.className = "tok";
-    this.owner.fill(-1);
+  // The class of every token before it is drawn (pre-labels and spans), so drawing paints too.
+  initialClasses(n) {
+    const classes = new Array(n).fill("tok");
     for (const [start, end, label] of this.prelabels) {
-      for (let i = start; i < end; i++) this.tokens[i].classList.add("pre", `pre-${label}`);
-      this.tokens[start].classList.add("pre-b");
-      this.tokens[end - 1].classList.add("pre-e");
+      for (let i = start; i < end; i++) classes[i] += ` pre pre-${label}`;
+      classes[start] += " pre-b";
+      classes[end - 1] += " pre-e";
     }
-    for (const span of this.spans.values()) this.paint(span, true);
+    for (const [start, end, label] of this.spans.values()) {
+      for (let i = start; i < end; i++) {
+        classes[i] += ` ent ent-${label}`;
+        this.owner[i] = start;
+      }
+      classes[start] += " ent-b";
+      classes[end - 1] += " ent-e";
+    }
+    return classes;
+  }
+
+  paintAll() {
+    this.owner.fill(-1);
+    const classes = this.initialClasses(this.tokens.length);
+    this.tokens.forEach((token, i) => { token.className = classes[i]; });
   }
 
   paint([start, end, label], on) {
@@ -169,15 +192,22 @@ class Editor {
     }
   }
 
-  tokenOf(node, forward) {
-    let current = node.nodeType === Node.TEXT_NODE ? node.parentNode : node;
-    if (current.classList && current.classList.contains("tok")) return Number(current.dataset.i);
-    // a whitespace text node between tokens: take the neighbour on the side the selection extends to
-    let sibling = node;
-    while (sibling && !(sibling.classList && sibling.classList.contains("tok"))) {
-      sibling = forward ? sibling.nextSibling : sibling.previousSibling;
+  // The token at a selection boundary (node, offset): the token containing it, else the next token
+  // (forward) or the previous one, across line blocks.
+  tokenOf(node, offset, forward) {
+    if (node.nodeType === Node.ELEMENT_NODE && !node.classList.contains("tok")) {
+      const child = node.childNodes[forward ? offset : offset - 1];
+      if (!child) return null;
+      node = child;
     }
-    return sibling ? Number(sibling.dataset.i) : null;
+    const holder = node.nodeType === Node.TEXT_NODE ? node.parentNode : node;
+    if (holder.classList && holder.classList.contains("tok")) return Number(holder.dataset.i);
+    const walker = document.createTreeWalker(this.container, NodeFilter.SHOW_ELEMENT, {
+      acceptNode: (el) => (el.classList.contains("tok") ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP),
+    });
+    walker.currentNode = node;
+    const found = forward ? walker.nextNode() : walker.previousNode();
+    return found ? Number(found.dataset.i) : null;
   }
 
   selectFromMouse() {
@@ -185,7 +215,7 @@ class Editor {
     if (!selection.rangeCount) return;
     const range = selection.getRangeAt(0);
     if (range.collapsed) {
-      const i = this.tokenOf(range.startContainer, true);
+      const i = this.tokenOf(range.startContainer, range.startOffset, true);
       selection.removeAllRanges();
       if (i === null) return;
       this.clearSelection();
@@ -196,8 +226,8 @@ class Editor {
       }
       return;
     }
-    let start = this.tokenOf(range.startContainer, true);
-    let end = this.tokenOf(range.endContainer, false);
+    const start = this.tokenOf(range.startContainer, range.startOffset, true);
+    let end = this.tokenOf(range.endContainer, range.endOffset, false);
     if (range.endContainer.nodeType === Node.TEXT_NODE && range.endOffset === 0 && end !== null &&
         range.endContainer.parentNode.classList.contains("tok") && end > start) {
       end -= 1;  // the selection stops right before this token
