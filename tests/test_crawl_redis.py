@@ -45,7 +45,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 def test_two_workers_share_the_frontier(tmp_path: Path, redis_url: str) -> None:
-    server = CrawlServer(SiteConfig(faults=False, crawl_delay=0.03))
+    server = CrawlServer(SiteConfig(faults=False, crawl_delay=0.1))  # ~6 s of work for the second to join
     server.start()
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("\n".join(server.seeds()) + "\n")
