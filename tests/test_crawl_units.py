@@ -134,3 +134,20 @@ def test_settings_keep_one_connection_per_host_without_jitter(tmp_path: Path) ->
             settings["DOWNLOAD_DELAY_JITTER"]) == (1, 2.5, 0.0)
     assert settings["COOKIES_ENABLED"] is False
     assert settings["TELNETCONSOLE_ENABLED"] is False and settings["REMOTE_CONTROL_ENABLED"] is False
+
+
+def test_caps_count_stored_and_in_flight_pages(tmp_path: Path) -> None:
+    from gonerd.crawl.output import CrawlOutput
+
+    output = CrawlOutput(CrawlOptions(seeds=["https://www.justice.gov/"], out=tmp_path, max_pages=4,
+                                      max_pages_per_domain=2, progress=False))
+    assert output.reserve("https://www.justice.gov/1") is None
+    assert output.reserve("https://justice.gov/2") is None  # same registrable domain
+    assert output.reserve("https://www.justice.gov/3") == "domain-cap: 2 pages from justice.gov reached"
+    output.release("https://www.justice.gov/1")  # that one failed: its place is free again
+    assert output.reserve("https://www.justice.gov/4") is None
+    assert output.reserve("https://news.bbc.co.uk/1") is None
+    assert output.reserve("https://www.bbc.co.uk/2") is None
+    assert output.reserve("https://www.fbi.gov/1") == "max-pages: 4 pages reached"
+    summary = output.close("finished")
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
