@@ -44,3 +44,22 @@ def test_unknown_keys_and_wrong_types_name_the_dotted_key():
         load_command_config(_args("--set", "sample.n=many"), PipelineConfig)
     with pytest.raises(ConfigError, match=r"config\.strip_articles: expected bool"):
         load_command_config(_args("--set", "strip_articles=maybe"), LabelConfig)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["label", "docs.parquet", "--out", "OUT", "--set", "strip_articles=maybe"], "config.strip_articles: expected bool"),
+    (["build", "in.jsonl", "--out", "OUT", "--set", "label.strip_articles=maybe"], "strip_articles: expected bool"),
+    (["build", "in.jsonl", "--out", "OUT", "--set", "build.train=-1"], "config.train: must be"),
+    (["build", "in.jsonl", "--out", "OUT", "--set", "sample.nn=1"], "unknown key 'nn'"),
+    (["docs", "in.jsonl", "--out", "OUT", "--set", "workers=0"], "config.workers: must be"),
+    (["eval-extract", "--pages", "p.jsonl", "--set", "extract.nope=1"], "unknown key 'nope'"),
+])
+def test_every_config_command_takes_the_same_set_and_refuses_bad_keys_before_work(tmp_path, monkeypatch, capsys,
+                                                                                    argv, message):
+    from gonerd.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.jsonl").write_text("")
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "OUT").exists()

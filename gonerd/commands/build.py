@@ -15,7 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gonerd.commands.docs import add_config_arguments, load_pipeline_config
+from gonerd.commands.options import add_config_arguments
+
+# `--set label.KEY=V` and `--set build.KEY=V` reach the label and build configs; other keys the pipeline's.
+CONFIG_PREFIXES = ("label.", "build.")
 
 
 @contextmanager
@@ -74,15 +77,19 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    import dataclasses
+    from gonerd.commands.options import parse_overrides
+    from gonerd.config import BuildConfig, LabelConfig, PipelineConfig, load_config, with_overrides
 
-    from gonerd.config import BuildConfig, LabelConfig, load_config
-
-    build_config = load_config(args.build_config, BuildConfig)
-    if args.seed is not None:
-        build_config = dataclasses.replace(build_config, seed=args.seed)
-    summary = run_build(args.inputs, args.out, pipeline_config=load_pipeline_config(args),
-                        label_config=load_config(args.label_config, LabelConfig), build_config=build_config,
+    sets: dict[str, dict[str, Any]] = {prefix: {} for prefix in ("", *CONFIG_PREFIXES)}
+    for key, value in parse_overrides(args.overrides).items():
+        prefix = next((p for p in CONFIG_PREFIXES if key.startswith(p)), "")
+        sets[prefix][key[len(prefix):]] = value
+    seed = {"seed": args.seed} if args.seed is not None else {}
+    build_config = with_overrides(load_config(args.build_config, BuildConfig), {**seed, **sets["build."]})
+    label_config = with_overrides(load_config(args.label_config, LabelConfig), sets["label."])
+    pipeline_config = with_overrides(load_config(args.config, PipelineConfig), sets[""])
+    summary = run_build(args.inputs, args.out, pipeline_config=pipeline_config,
+                        label_config=label_config, build_config=build_config,
                         conll=args.conll, eval_labels=args.eval_labels, card_copy=args.card_copy,
                         corrections=args.import_corrections, annotator=args.annotator, progress=not args.quiet)
     t1 = summary["table1"]
@@ -110,5 +117,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_corrections_arguments(p)
     p.add_argument("--card-copy", type=Path, metavar="DIR", help="also copy the card and figure into DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_config_arguments(p)
+    add_config_arguments(p, "pipeline settings; --set label.KEY=V and --set build.KEY=V reach the label and "
+                            "build settings")
     p.set_defaults(func=_cmd)

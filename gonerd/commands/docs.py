@@ -7,30 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gonerd.commands.options import add_config_arguments
 from gonerd.errors import ConfigError
 
 
-def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    """``--config FILE`` and repeatable ``--set section.key=value`` overrides."""
-    p.add_argument("--config", type=Path, help="TOML or YAML file with pipeline settings (see README)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one setting, e.g. --set filters.min_tokens=100 --set sample.n=500")
+def load_pipeline_config(args: argparse.Namespace, **flags: Any) -> Any:
+    """The pipeline config from ``--config``, the command's own ``flags`` and ``--set`` (the last wins)."""
+    from gonerd.commands.options import load_command_config
+    from gonerd.config import PipelineConfig
 
-
-def load_pipeline_config(args: argparse.Namespace, **extra: Any) -> Any:
-    """The pipeline config from ``--config``, ``--set`` and any non-``None`` keyword overrides."""
-    from gonerd.config import load_config, with_overrides
-
-    overrides: dict[str, Any] = {}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        overrides[key.strip()] = yaml.safe_load(value)
-    overrides.update({k: v for k, v in extra.items() if v is not None})
-    return with_overrides(load_config(args.config), overrides)
+    return load_command_config(args, PipelineConfig, **flags)
 
 
 def _shares(values: list[str]) -> dict[str, float] | None:
@@ -178,7 +164,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _sample_arguments(p)
     add_read_arguments(p)
-    add_config_arguments(p)
+    add_config_arguments(p, "pipeline settings")
     p.set_defaults(func=_cmd_docs)
 
     p = sub.add_parser("extract", help="stage: read inputs and extract main text + metadata")
@@ -186,7 +172,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_read_arguments(p)
-    add_config_arguments(p)
+    add_config_arguments(p, "pipeline settings")
     p.set_defaults(func=_cmd_extract)
 
     for name, func, text in (("filter", _cmd_filter, "stage: language, length, code and noise filters"),
@@ -197,5 +183,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--out", required=True, type=Path)
         if name == "sample":
             _sample_arguments(p)
-        add_config_arguments(p)
+        add_config_arguments(p, "pipeline settings")
         p.set_defaults(func=func)

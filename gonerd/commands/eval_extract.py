@@ -89,7 +89,7 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``eval-extract``."""
-    from gonerd.commands.docs import add_config_arguments
+    from gonerd.commands.options import add_config_arguments
 
     p = sub.add_parser("eval-extract", help="score extraction against gold pages, next to bare trafilatura",
                        description="Token-level P/R/F1 (bags of lower-cased words) on pages with gold text, and "
@@ -98,5 +98,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pages", type=Path, help="manifest JSONL of pages with gold")
     p.add_argument("--out", type=Path, help="write summaries and per-page scores as JSON")
     p.add_argument("--grid", action="store_true", help="also score the alternative settings of the README table")
-    add_config_arguments(p)
+    add_config_arguments(p, "pipeline settings (the [extract] section is used)")
     p.set_defaults(func=_cmd)

@@ -22,7 +22,6 @@ document is no longer among the inputs) is appended to ``OUT/conflicts.jsonl`` (
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -154,13 +153,10 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from gonerd.config import LabelConfig, load_config
+    from gonerd.commands.options import load_command_config
+    from gonerd.config import LabelConfig
 
-    config = load_config(args.config, LabelConfig)
-    if args.model:
-        config = dataclasses.replace(config, model=args.model)
-    if args.ner_model:
-        config = dataclasses.replace(config, ner_model=args.ner_model)
+    config = load_command_config(args, LabelConfig, model=args.model, ner_model=args.ner_model)
     summary = run_label(Path(args.docs), Path(args.out), config, args.import_corrections, args.annotator)
     for key, value in summary.items():
         print(f"{key}: {value}")
@@ -177,6 +173,8 @@ def add_corrections_arguments(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``label`` subcommand."""
+    from gonerd.commands.options import add_config_arguments
+
     p = sub.add_parser("label", help="pre-label documents: spaCy NER (PER/ORG/LOC) + MISC rules",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("docs", metavar="DOCS", help="documents parquet, `gonerd docs` output dir, or JSONL with id+text")
@@ -185,6 +183,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ner-model", metavar="PATH",
                    help="token-classification model dir (e.g. from `gonerd kd train-ner`) used instead of spaCy's "
                         "NER for PER/ORG/LOC; spaCy still tokenizes")
-    p.add_argument("--config", help="TOML/YAML file with LabelConfig keys (model, entity_map, misc_rules, ...)")
+    add_config_arguments(p, "LabelConfig keys (model, entity_map, misc_rules, strip_articles, ...)")
     add_corrections_arguments(p)
     p.set_defaults(func=_cmd)
