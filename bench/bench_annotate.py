@@ -15,10 +15,13 @@ Against the real server (``gonerd annotate serve`` in a subprocess on 127.0.0.1)
 4. With Playwright and Debian Chromium: time to open and fully draw a 7,000-token document with
    467 pre-labels, and to add a region (key press to the next frame).
 
+``--screenshots DIR --labeled LABELED`` instead writes PNGs of the annotator and adjudication views.
+
 Baseline: Label Studio 1.23.2 measured on this machine (``../shared/ENVIRONMENT.md``).
 Result: ``bench/results/annotate_load.json``.
 
     python bench/bench_annotate.py [--writers 20] [--seconds 60] [--shared-seconds 15]
+    python bench/bench_annotate.py --screenshots bench/results --labeled runs/demo/labeled
 """
 
 from __future__ import annotations
@@ -291,6 +294,62 @@ def kill_phase(db: Path, port: int, n: int, seconds: float) -> dict[str, Any]:
     return {"acknowledged": sum(len(a) for w in writers for a in w.acked.values()), **result}
 
 
+def browser_login(browser: Any, url: str, name: str) -> Any:
+    """A new page logged in as ``name`` with its first document drawn."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{url}/login")
+    page.fill("#name", name)
+    page.fill("#password", f"{name}-password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#text[data-ready='1']")
+    return page
+
+
+def screenshots(out: Path, labeled: Path) -> None:
+    """PNGs of the annotator and adjudication views on the first documents of ``labeled`` (a
+    ``gonerd label``/``build`` output): alice accepts every pre-label, bob relabels every third as
+    ORG and leaves out every fifth (edits made through the store)."""
+    from playwright.sync_api import sync_playwright
+
+    from annotation.formats import read_input
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "demo.db"
+        store = Store(db)
+        for name in ("alice", "bob", "root"):
+            store.add_user(name, f"{name}-password", "admin" if name == "root" else "annotator")
+        store.add_documents("doj", read_input(labeled)[:3])
+        store.assign("doj", ["alice", "bob"], 2)
+        doc_id = store.document_ids("doj")[0]
+        pre = store.document(doc_id)["prelabels"]
+        bob = [(s, e, "ORG" if k % 3 == 2 else label) for k, (s, e, label) in enumerate(pre) if k % 5 != 4]
+        for name, spans in (("alice", pre), ("bob", bob)):
+            user = store.user(name)
+            for version, (start, end, label) in enumerate(spans):
+                store.edit(doc_id, user, version, "add", start, end, label)
+            store.set_status(doc_id, user, len(spans), "done")
+        store.close()
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = start_server(db, port)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+                page = browser_login(browser, url, "alice")
+                page.evaluate("(doc) => openDocument(doc)", doc_id)
+                page.wait_for_selector("#text[data-ready='1']")
+                for key in ("ArrowRight", "ArrowRight", "ArrowRight"):
+                    page.keyboard.press(key)
+                page.screenshot(path=out / "annotate_annotator.png")
+                page = browser_login(browser, url, "root")
+                page.screenshot(path=out / "annotate_adjudication.png")
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait()
+    print(f"wrote {out / 'annotate_annotator.png'} and {out / 'annotate_adjudication.png'}")
+
+
 def browser_phase(url: str, doc: int) -> dict[str, Any] | None:
     """Open the 7,000-token document and add a region in Chromium; None without a browser."""
     try:
@@ -303,12 +362,7 @@ def browser_phase(url: str, doc: int) -> dict[str, Any] | None:
         return None
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{url}/login")
-        page.fill("#name", "reader")
-        page.fill("#password", "reader-password")
-        page.click("button[type=submit]")
-        page.wait_for_selector("#text[data-ready='1']")
+        page = browser_login(browser, url, "reader")
         opens, adds = [], []
         for _ in range(5):
             opens.append(page.evaluate("""async (doc) => {
@@ -362,7 +416,13 @@ def main() -> None:
                         help="then the writers save back to back for this long")
     parser.add_argument("--shared-seconds", type=float, default=15)
     parser.add_argument("--kill-after", type=float, default=8)
+    parser.add_argument("--screenshots", type=Path, metavar="DIR",
+                        help="only write PNGs of the two views into DIR (needs --labeled and Chromium)")
+    parser.add_argument("--labeled", type=Path, help="a `gonerd label`/`build` labeled output for --screenshots")
     args = parser.parse_args()
+    if args.screenshots:
+        screenshots(args.screenshots, args.labeled)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "annotate.db"
         long_doc = setup(db, args.writers)
