@@ -104,6 +104,44 @@ def test_phases_and_batches_are_a_function_of_the_step():
     assert rows == [batch_rows(5, 2, k, seed=1) for k in range(5)] and rows != [batch_rows(5, 2, k, 2) for k in range(5)]
 
 
+class TeacherKl:
+    """The plug-in contract of ``pretrain(objective=...)``: the student's MLM loss plus the KL from a frozen
+    teacher's predictions at the masked positions (what an MLM distillation objective does)."""
+
+    def __init__(self, teacher) -> None:
+        self.teacher, self.device = teacher, None
+
+    def prepare(self, accelerator) -> None:
+        self.device = accelerator.device
+        self.teacher.to(accelerator.device).eval().requires_grad_(False)
+
+    def __call__(self, model, batch):
+        import torch.nn.functional as F
+
+        from kd.losses import LossTerms
+
+        out = model(**batch)
+        with torch.no_grad():
+            teacher = self.teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        scored = batch["labels"] != -100
+        kl = F.kl_div(F.log_softmax(out.logits[scored], -1), F.log_softmax(teacher[scored], -1), log_target=True,
+                      reduction="batchmean")
+        return LossTerms(out.loss + kl, {"mlm": out.loss.item(), "kl": kl.item()})
+
+
+def test_an_objective_with_a_frozen_teacher_plugs_in(tiny, tmp_path):
+    teacher = load_mlm_model(tiny[0]).model
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    objective = TeacherKl(teacher)
+    pretrain(config(*tiny, tmp_path / "run", phases=(MlmPhase(16, 3, 2),), eval_lengths=(16,)), progress=False,
+             objective=objective, name="distill")
+    log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    terms = [r["terms"] for r in log if "loss" in r]
+    assert len(terms) == 3 and all(set(t) == {"mlm", "kl"} and t["kl"] > 0 for t in terms)
+    assert objective.device is not None
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())  # the teacher is never trained
+
+
 @pytest.mark.parametrize("builder", [build_lsg_dir, build_longformer_dir], ids=["lsg", "longformer"])
 def test_converted_long_attention_models_pretrain(builder, tmp_path):
     model = builder(tmp_path / "model", WORDS)
@@ -154,3 +192,19 @@ def test_cli_config_errors_are_one_line(tiny, tmp_path, capsys):
     assert main(["kd", "pretrain", "--corpus", str(tiny[1]), "--set", "phases=[{steps: x}]"]) == 2
     err = capsys.readouterr().err
     assert "phases[0].steps: expected int" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_pretrain_runs_under_torchrun_with_two_processes(tiny, tmp_path):
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
+           "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "gonerd.cli", "kd", "pretrain", "--model", str(tiny[0]), "--corpus", str(tiny[1]),
+           "--output-dir", str(tmp_path / "run"), "--set", "phases=[{max_length: 16, steps: 3, batch_size: 2}]",
+           "--set", "eval_lengths=[16]", "--set", "save_every=2", "--set", "torch_threads=1", "--quiet"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    # each step: 2 processes x 2 sequences of 16 tokens, counted once
+    assert summary["num_processes"] == 2 and summary["steps"] == 3 and summary["tokens"] == 3 * 64
+    assert proc.stdout.count('"num_processes"') == 1 and (tmp_path / "run" / "model" / "model.safetensors").is_file()
