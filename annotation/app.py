@@ -38,6 +38,7 @@ STATIC = Path(__file__).with_name("static")
 COOKIE = "gonerd_session"
 CSRF_HEADER = "x-csrf-token"
 MAX_BODY = 64 * 1024
+EXTENSIONS = {"jsonl": "jsonl", "conll": "conll", "label-studio": "json", "doccano": "jsonl"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';"
                                " object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
@@ -261,7 +262,8 @@ async def adjudication(request: Request, user: User, store: Store) -> Response:
 
 
 async def export(request: Request, user: User, store: Store) -> Response:
-    """Admin: ``?project=&format=jsonl|conll&source=final|prelabels|<annotator>`` as a download."""
+    """Admin: ``?project=&format=jsonl|conll|label-studio|doccano&source=final|prelabels|<annotator>``
+    as a download."""
     project = request.query_params.get("project", "")
     fmt = request.query_params.get("format", "jsonl")
     source = request.query_params.get("source", "final")
@@ -275,7 +277,7 @@ async def export(request: Request, user: User, store: Store) -> Response:
         with tempfile.TemporaryDirectory() as tmp:
             return formats.write_documents(docs, Path(tmp) / "out", fmt).read_text(encoding="utf-8")
     text = await run_in_threadpool(render)
-    filename = f"{project}-{source}.{fmt}"
+    filename = f"{project}-{source}.{EXTENSIONS[fmt]}"
     return Response(text, media_type="text/plain; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

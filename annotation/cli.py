@@ -117,7 +117,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
 
-    p = command("import", "load documents with pre-labels (labeled.parquet / output dir, span .jsonl, CoNLL)",
+    p = command("import", "load documents with pre-labels (labeled.parquet or output dir, document/span/doccano "
+                          ".jsonl, Label Studio .json, CoNLL)",
                 _import)
     p.add_argument("project")
     p.add_argument("input", type=Path)
@@ -142,7 +143,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = command("export", "write labels as span JSONL or CoNLL IOB2 (what --import-corrections reads)", _export)
     p.add_argument("project")
     p.add_argument("output", type=Path)
-    p.add_argument("--format", default="jsonl", choices=("jsonl", "conll"))
+    p.add_argument("--format", default="jsonl", choices=("jsonl", "conll", "label-studio", "doccano"),
+                   help="span JSONL or CoNLL (what `gonerd build --import-corrections` reads), Label Studio JSON,"
+                        " doccano JSONL")
     p.add_argument("--source", default="final",
                    help="final (adjudicated; default), prelabels, or an annotator's name (their done documents)")
 

@@ -3,20 +3,27 @@
 Inputs (chosen by suffix):
 
 * a ``gonerd label``/``gonerd build`` output dir or ``labeled.parquet``: labeled-document records;
-* ``.jsonl``: document JSONL, one document a line: ``id``, ``text``, ``tokens``, ``whitespace``,
-  optional ``spans`` (character offsets on token boundaries), ``annotator``/``label_source``/``meta``;
+* ``.jsonl``, one document a line with ``id`` and ``text``: document JSONL (``tokens``,
+  ``whitespace``, ``spans`` as character offsets on those tokens' boundaries, optional
+  ``annotator``/``label_source``/``meta``), span JSONL as :func:`write_jsonl` writes it, or doccano
+  JSONL (``label``: ``[[start, end, label], ...]``). Without ``tokens`` the text is tokenized with
+  spaCy's English rules (no model) and each span covers the tokens it touches;
+* ``.json``: a Label Studio export (tasks with ``data.text`` and ``annotations`` or ``predictions``
+  of ``labels`` results), tokenized the same way;
 * anything else: CoNLL IOB2 (``-DOCSTART- <id> [<annotator>]`` per document, ``token tag`` lines, a
   blank line between sentences) — what :func:`write_conll` writes. CoNLL has no text: it becomes the
   tokens joined by a space, each sentence on its own line;
 * with ``base`` (labeled documents, as above): a correction file — span JSONL as :func:`write_jsonl`
   writes it, or CoNLL — applied to ``base`` by :func:`gonerd.label.import_corrections`.
 
-Both outputs are the correction formats ``gonerd build --import-corrections`` reads. Reading an
-export back (span JSONL with its ``base``) gives the same documents, tokens and spans (round trip).
+Outputs: span JSONL and CoNLL IOB2 (the correction formats ``gonerd build --import-corrections``
+reads), Label Studio JSON and doccano JSONL. Reading an export back gives the same documents and
+spans (round trip).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,11 +33,11 @@ from gonerd.conll import DOCSTART, read_conll
 from gonerd.errors import InputError
 from gonerd.label.core import HUMAN_PREFIX
 from gonerd.label.io import read_labeled
-from gonerd.label.merge import iob2_to_spans, record_offsets, spans_to_iob2
+from gonerd.label.merge import iob2_to_spans, record_offsets, spans_to_iob2, words
 from gonerd.schema import ENTITY_TYPES
 
 LABELED_FIELDS = ("id", "text", "tokens", "whitespace", "ner_tags", "spans", "label_source")
-FORMATS = ("jsonl", "conll")
+FORMATS = ("jsonl", "conll", "label-studio", "doccano")
 
 
 def _document(record: dict[str, Any], prelabels: list[tuple[int, int, str]], label_source: str | None,
@@ -57,19 +64,43 @@ def read_parquet(path: Path) -> list[dict[str, Any]]:
     return docs
 
 
-def _token_spans(record: dict[str, Any], spans: list[Any], where: dict[str, Any]) -> list[tuple[int, int, str]]:
+@functools.lru_cache(maxsize=1)
+def _english() -> Any:
+    import spacy
+
+    return spacy.blank("en")
+
+
+def tokenize(text: str) -> tuple[list[str], list[str]]:
+    """The words of ``text`` and the whitespace after each (spaCy's English tokenizer rules, no model)."""
+    doc = _english().make_doc(text)
+    tokens, whitespace, _ = words([t.text for t in doc], [t.idx for t in doc], text)
+    return tokens, whitespace
+
+
+def _token_spans(record: dict[str, Any], spans: Sequence[tuple[Any, Any, Any]], where: dict[str, Any],
+                 snap: bool) -> list[tuple[int, int, str]]:
+    """Character spans ``(start, end, label)`` of ``record`` as token spans: on token boundaries, or
+    with ``snap`` covering every token they touch."""
     offsets = record_offsets(record)
     starts = {s: i for i, (s, _) in enumerate(offsets)}
     ends = {e: i + 1 for i, (_, e) in enumerate(offsets)}
     out = []
-    for k, span in enumerate(spans):
+    for k, (start, end, label) in enumerate(spans):
         field = f"spans[{k}]"
-        if not isinstance(span, dict) or span.get("label") not in ENTITY_TYPES:
-            raise InputError(f"a span needs start, end and a label in {', '.join(ENTITY_TYPES)}", **where, field=field)
-        if span.get("start") not in starts or span.get("end") not in ends:
-            raise InputError(f"offsets {span.get('start')!r}-{span.get('end')!r} are not on token boundaries",
-                             **where, field=field)
-        out.append((starts[span["start"]], ends[span["end"]], span["label"]))
+        if label not in ENTITY_TYPES:
+            raise InputError(f"unknown label {label!r} (known: {', '.join(ENTITY_TYPES)})", **where, field=field)
+        if not (isinstance(start, int) and isinstance(end, int) and start < end):
+            raise InputError(f"offsets {start!r}-{end!r} are not a span", **where, field=field)
+        if snap:
+            touched = [i for i, (s, e) in enumerate(offsets) if s < end and e > start]
+            if not touched:
+                raise InputError(f"offsets {start}-{end} cover no token", **where, field=field)
+            out.append((touched[0], touched[-1] + 1, label))
+        elif start in starts and end in ends:
+            out.append((starts[start], ends[end], label))
+        else:
+            raise InputError(f"offsets {start!r}-{end!r} are not on token boundaries", **where, field=field)
     out.sort()
     try:
         spans_to_iob2(len(record["tokens"]), out)
@@ -78,8 +109,42 @@ def _token_spans(record: dict[str, Any], spans: list[Any], where: dict[str, Any]
     return out
 
 
+def _row_spans(row: dict[str, Any], where: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
+    """``(start, end, label)`` of a JSONL row's ``spans`` (objects) or doccano ``label``/``labels`` (lists)."""
+    if "spans" in row:
+        spans = row["spans"] or []
+        if not all(isinstance(x, dict) for x in spans):
+            raise InputError("spans must be objects with start, end and label", **where, field="spans")
+        return [(x.get("start"), x.get("end"), x.get("label")) for x in spans]
+    spans = row.get("label", row.get("labels")) or []
+    if not all(isinstance(x, list) and len(x) == 3 for x in spans):
+        raise InputError("doccano labels must be [start, end, label] lists", **where, field="label")
+    return [tuple(x) for x in spans]
+
+
+def _tokenized(row: dict[str, Any], where: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``row`` with ``tokens`` and ``whitespace`` (checked, or made by :func:`tokenize`), and whether it
+    was tokenized here (then spans snap to tokens)."""
+    for name in ("id", "text"):
+        if name not in row or not isinstance(row[name], (str, int)) or isinstance(row[name], bool):
+            raise InputError("missing or not a string", **where, field=name)
+    row = {**row, "id": str(row["id"])}
+    if "tokens" not in row:
+        tokens, whitespace = tokenize(row["text"])
+        return {**row, "tokens": tokens, "whitespace": whitespace}, True
+    for name in ("tokens", "whitespace"):
+        if not isinstance(row.get(name), list):
+            raise InputError("missing or not a list", **where, field=name)
+    if len(row["tokens"]) != len(row["whitespace"]):
+        raise InputError("tokens and whitespace differ in length", **where, field="whitespace")
+    rebuilt = "".join(t + w for t, w in zip(row["tokens"], row["whitespace"]))
+    if not row["text"].endswith(rebuilt) or row["text"][:len(row["text"]) - len(rebuilt)].strip():
+        raise InputError("tokens and whitespace do not rebuild the text", **where, field="tokens")
+    return row, False
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Documents of a document JSONL file (see the module docstring)."""
+    """Documents of a document, span or doccano JSONL file (see the module docstring)."""
     from gonerd.pipeline.io import iter_jsonl
 
     docs = []
@@ -87,17 +152,34 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         where = {"path": str(path), "line": lineno}
         if not isinstance(row, dict):
             raise InputError("a line must be a JSON object", **where)
-        for name, kind in (("id", str), ("text", str), ("tokens", list), ("whitespace", list)):
-            if not isinstance(row.get(name), kind):
-                raise InputError(f"missing or not a {kind.__name__}", **where, field=name)
-        if len(row["tokens"]) != len(row["whitespace"]):
-            raise InputError("tokens and whitespace differ in length", **where, field="whitespace")
-        rebuilt = "".join(t + w for t, w in zip(row["tokens"], row["whitespace"]))
-        if not row["text"].endswith(rebuilt) or row["text"][:len(row["text"]) - len(rebuilt)].strip():
-            raise InputError("tokens and whitespace do not rebuild the text", **where, field="tokens")
-        spans = _token_spans(row, row.get("spans") or [], where)
+        record, snap = _tokenized(row, where)
+        spans = _token_spans(record, _row_spans(row, where), where, snap)
         source = row.get("label_source") or _source(row.get("annotator"))
-        docs.append(_document(row, spans, source, row.get("meta") or {}))
+        docs.append(_document(record, spans, source, row.get("meta") or {}))
+    return docs
+
+
+def read_label_studio(path: Path) -> list[dict[str, Any]]:
+    """Documents of a Label Studio JSON export: each task's first annotation (else prediction)."""
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg})", str(path), line=e.lineno) from e
+    docs = []
+    for k, task in enumerate(tasks if isinstance(tasks, list) else [tasks]):
+        where = {"path": str(path), "offset": k}
+        data = task.get("data") if isinstance(task, dict) else None
+        if not isinstance(data, dict):
+            raise InputError("a task needs a data object", **where, field="data")
+        row = {"id": data.get("id", task.get("id")), "text": data.get("text")}
+        record, _ = _tokenized(row, where)
+        works = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")] or task.get("predictions") or []
+        results = works[0].get("result", []) if works else []
+        spans = [(r["value"].get("start"), r["value"].get("end"), (r["value"].get("labels") or [None])[0])
+                 for r in results if r.get("type") == "labels" and isinstance(r.get("value"), dict)]
+        annotator = data.get("annotator")
+        docs.append(_document(record, _token_spans(record, spans, where, snap=True),
+                              _source(annotator) if annotator else "label-studio", {}))
     return docs
 
 
@@ -151,6 +233,8 @@ def read_input(path: str | Path, base: str | Path | None = None, annotator: str 
         docs = read_parquet(path)
     elif path.suffix == ".jsonl":
         docs = read_jsonl(path)
+    elif path.suffix == ".json":
+        docs = read_label_studio(path)
     else:
         docs = read_conll_documents(path)
     seen: set[str] = set()
@@ -196,6 +280,30 @@ def write_conll(docs: Sequence[dict[str, Any]], path: str | Path) -> Path:
     return path
 
 
+def write_label_studio(docs: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write ``docs`` as Label Studio tasks (``data.text``, one annotation of ``labels`` results)."""
+    tasks = []
+    for doc in docs:
+        result = [{"id": f"s{k}", "from_name": "label", "to_name": "text", "type": "labels",
+                   "value": {**span, "text": doc["text"][span["start"]:span["end"]], "labels": [span.pop("label")]}}
+                  for k, span in enumerate(char_spans(doc, doc["spans"]))]
+        data = {"id": doc["key"], "text": doc["text"], **({"annotator": doc["annotator"]} if doc["annotator"] else {})}
+        tasks.append({"data": data, "annotations": [{"result": result}]})
+    path = Path(path)
+    path.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def write_doccano(docs: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write ``docs`` as doccano JSONL (``id``, ``text``, ``label``: ``[[start, end, label], ...]``)."""
+    path = Path(path)
+    with path.open("w", encoding="utf-8") as fh:
+        for doc in docs:
+            labels = [[s["start"], s["end"], s["label"]] for s in char_spans(doc, doc["spans"])]
+            fh.write(json.dumps({"id": doc["key"], "text": doc["text"], "label": labels}, ensure_ascii=False) + "\n")
+    return path
+
+
 def labeled_documents(work: Sequence[dict[str, Any]], source: str) -> list[dict[str, Any]]:
     """The documents of a project's work (``Store.project_work``) with the ``spans`` of ``source``.
 
@@ -227,4 +335,6 @@ def write_documents(docs: Sequence[dict[str, Any]], path: str | Path, fmt: str) 
     """Write ``docs`` in ``fmt`` (``jsonl`` or ``conll``)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", field="format")
-    return (write_jsonl if fmt == "jsonl" else write_conll)(docs, path)
+    writers = {"jsonl": write_jsonl, "conll": write_conll, "label-studio": write_label_studio,
+               "doccano": write_doccano}
+    return writers[fmt](docs, path)

@@ -160,6 +160,9 @@ def test_adjudication_and_export(server_url, alice) -> None:
                          "spans": [{"start": 0, "end": 14, "label": "PER"}]}]
         conll = root.get("/api/export", params={"project": "demo", "format": "conll"}).text
         assert conll.splitlines()[:3] == ["-DOCSTART- plain root", "Benjamin B-PER", "Coney I-PER"]
+        studio = root.get("/api/export", params={"project": "demo", "format": "label-studio"})
+        assert studio.json()[0]["annotations"][0]["result"][0]["value"]["text"] == "Benjamin Coney"
+        assert 'filename="demo-final.json"' in studio.headers["content-disposition"]
         assert root.get("/api/export", params={"project": "demo", "format": "xml"}).status_code == 400
         assert root.get("/api/export", params={"project": "nope"}).status_code == 400
         assert [p["name"] for p in root.get("/api/projects").json()["projects"]] == ["demo"]

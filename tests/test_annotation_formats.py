@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from annotation.agreement import agreement, agreement_table, pair_agreement
-from annotation.formats import labeled_documents, read_input, write_documents
+from annotation.formats import char_spans, labeled_documents, read_input, write_documents
 from annotation.store import Store
 from gonerd.errors import InputError
 from gonerd.label import import_corrections, label_documents, write_labeled
@@ -105,7 +105,10 @@ def test_export_is_what_import_corrections_reads(records, parquet, tmp_path, fmt
 @pytest.mark.parametrize(("line", "message"), [
     ("{not json", "line 1: not valid JSON"),
     (json.dumps({"id": "a", "text": "Hi there", "tokens": ["Hi"], "whitespace": [" "]}), "do not rebuild"),
-    (json.dumps({"id": "a", "text": "Hi there", "whitespace": []}), "field 'tokens'"),
+    (json.dumps({"id": "a", "text": "Hi there", "tokens": "Hi there", "whitespace": []}), "field 'tokens'"),
+    (json.dumps({"text": "Hi there"}), "field 'id'"),
+    (json.dumps({"id": "a", "text": "Hi there", "label": [[0, 2]]}), "field 'label'"),
+    (json.dumps({"id": "a", "text": "Hi there", "label": [[0, 2, "PER"], [1, 5, "LOC"]]}), "overlaps"),
     (json.dumps({"id": "a", "text": "Hi there", "tokens": ["Hi", "there"], "whitespace": [" ", ""],
                  "spans": [{"start": 1, "end": 5, "label": "PER"}]}), "field 'spans\\[0\\]'.*token boundaries"),
     (json.dumps({"id": "a", "text": "Hi there", "tokens": ["Hi", "there"], "whitespace": [" ", ""],
@@ -148,3 +151,40 @@ def test_agreement_kappa_and_span_f1() -> None:
     pairs = agreement(work_of([(0, 2, "PER")], [(0, 2, "PER")]))
     assert [(p["a"], p["b"], p["documents"]) for p in pairs] == [("a", "b", 1), ("a", "c", 0), ("b", "c", 0)]
     assert "a / b" in agreement_table(pairs).splitlines()[1]
+
+
+@pytest.mark.parametrize("fmt", ["label-studio", "doccano"])
+def test_label_studio_and_doccano_round_trip(parquet, tmp_path, fmt) -> None:
+    docs = read_input(parquet)
+    suffix = ".json" if fmt == "label-studio" else ".jsonl"
+    store = adjudicated_store(tmp_path, docs, "first")
+    first = write_documents(labeled_documents(store.project_work("p"), "final"), tmp_path / f"first{suffix}", fmt)
+    again = read_input(first)
+    second_store = Store(tmp_path / "second.db")
+    second_store.add_documents("p", again)
+    second = write_documents(labeled_documents(second_store.project_work("p"), "prelabels"),
+                             tmp_path / f"second{suffix}", fmt)
+    assert first.read_text(encoding="utf-8") == second.read_text(encoding="utf-8")
+    finals = [d["final"]["spans"] for d in store.project_work("p")]
+    assert [char_spans(d, d["prelabels"]) for d in again] == [char_spans(d, f) for d, f in zip(docs, finals)]
+    assert [d["text"] for d in again] == [d["text"] for d in docs]
+
+
+def test_label_studio_spans_snap_to_tokens_and_cancelled_work_is_ignored(tmp_path) -> None:
+    text = "Agents met Jane Doe in Little Rock, Arkansas."
+    tasks = [{"id": 7, "data": {"text": text},
+              "annotations": [{"was_cancelled": True, "result": []},
+                              {"result": [{"type": "labels", "value": {"start": 11, "end": 17, "labels": ["PER"]}}]}]},
+             {"id": 8, "data": {"text": text},
+              "predictions": [{"result": [{"type": "labels", "value": {"start": 23, "end": 34, "labels": ["LOC"]}},
+                                          {"type": "choices", "value": {"choices": ["x"]}}]}]}]
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    docs = read_input(path)
+    assert [d["id"] for d in docs] == ["7", "8"]
+    assert char_spans(docs[0], docs[0]["prelabels"]) == [{"start": 11, "end": 19, "label": "PER"}]  # "Jane D" → "Jane Doe"
+    assert char_spans(docs[1], docs[1]["prelabels"]) == [{"start": 23, "end": 34, "label": "LOC"}]
+    path.write_text(json.dumps([{"data": {"text": text}, "annotations": [{"result": [
+        {"type": "labels", "value": {"start": 0, "end": 6, "labels": ["DATE"]}}]}]}]), encoding="utf-8")
+    with pytest.raises(InputError, match="offset 0, field 'id'"):
+        read_input(path)
