@@ -198,3 +198,16 @@ def test_adjudicate_and_export(page: Page, server: str, tmp_path: Path) -> None:
     start = XSS.index("Jane")
     assert rows == [{"id": "xss", "annotator": "root", "text": XSS,
                      "spans": [{"start": start, "end": start + len("Jane Doe"), "label": "PER"}]}]
+
+
+def test_done_and_skip_update_the_queue_and_open_the_next_document(page: Page, server: str) -> None:
+    log_in(page, server, "bob")
+    open_doc(page, "xss")
+    page.click("#done")
+    expect(page.locator("#queue li", has_text="xss")).to_contain_text("done")
+    expect(page.locator("#doc-title")).not_to_contain_text("xss")
+    expect(page.locator("#progress")).to_contain_text("1 done")
+    open_doc(page, "long")
+    page.click("#skip")
+    expect(page.locator("#queue li", has_text="long")).to_contain_text("skipped")
+    expect(page.locator("#progress")).to_contain_text("1 skipped")
