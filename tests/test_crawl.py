@@ -22,6 +22,8 @@ from crawl_server import DISALLOWED, FAULTS, CrawlServer, Hit, SiteConfig
 from gonerd.cli import main
 from gonerd.pipeline.read import read_warc_file
 
+pytestmark = pytest.mark.slow  # each crawl is a real Scrapy process against a real server
+
 GONERD = [sys.executable, "-m", "gonerd.cli"]
 PER_HOST_DELAY = 0.05  # below the robots.txt Crawl-delay, which must win
 CRAWL_DELAY = 0.1

@@ -16,7 +16,8 @@ from test_crawl import crawl_command, page_hits, stored_urls
 
 pytest.importorskip("scrapy_redis")
 REDIS_SERVER = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server (apt-get install redis-server)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server (apt-get install redis-server)")]
 
 
 def free_port() -> int:
