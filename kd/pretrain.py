@@ -41,6 +41,9 @@ from kd.record import run_record, write_record
 from kd.train import Objective, TrainRun, _optimizer
 
 STATE_FILE = "kd_state.json"
+# Settings a resumed run must share with its start: they decide every step's batch, masks and update.
+RESUME_KEYS = ("model", "corpus", "phases", "max_tokens", "mlm_probability", "learning_rate", "weight_decay",
+               "warmup_ratio", "max_grad_norm", "seed")
 # RoBERTa-style models offset positions by the pad id + 1, so they hold two positions fewer than they store.
 OFFSET_POSITIONS = ("roberta", "longformer", "xlm-roberta")
 
@@ -281,6 +284,7 @@ def _setup(cfg: MlmPretrainConfig, objective: Objective, name: str) -> PretrainR
     out = Path(cfg.output_dir)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
+    _check_same_run(cfg, out)
     model, optimizer = accelerator.prepare(loaded.model, _optimizer(loaded.model, cfg))
     total_steps = sum(p.steps for p in cfg.phases)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
@@ -300,6 +304,18 @@ def _setup(cfg: MlmPretrainConfig, objective: Objective, name: str) -> PretrainR
     if run.state["step"] == 0:
         _evaluate(run)  # the starting point the held-out losses are compared with
     return run
+
+
+def _check_same_run(cfg: MlmPretrainConfig, out: Path) -> None:
+    """Refuse to resume a run under settings that change what it computes (its steps would not be the ones
+    an uninterrupted run takes); logging, checkpointing and evaluation settings may change."""
+    saved = out / "config.json"
+    if not saved.is_file() or not any((out / d / STATE_FILE).is_file() for d in ("last", "last.new")):
+        return
+    before, now = json.loads(saved.read_text()), json.loads(json.dumps(dataclasses.asdict(cfg)))
+    if changed := [k for k in RESUME_KEYS if before.get(k) != now.get(k)]:
+        raise ConfigError(f"{out}: holds a run started with other {', '.join(changed)} ({saved}); resume it with "
+                          "the same settings or choose another output_dir")
 
 
 def _announce(run: PretrainRun, name: str, limit: int) -> None:

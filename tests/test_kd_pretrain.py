@@ -88,6 +88,8 @@ def test_a_stopped_run_resumes_to_the_weights_of_an_uninterrupted_one(tiny, tmp_
     assert rest["heldout"] == whole["heldout"] and rest["tokens"] == whole["tokens"]
     logged = [json.loads(line) for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logged if "loss" in r] == list(range(1, 9))
+    with pytest.raises(ConfigError, match="other learning_rate, seed"):
+        pretrain(config(*tiny, tmp_path / "cut", learning_rate=1e-4, seed=5), progress=False)
 
 
 def test_the_token_budget_stops_the_run(tiny, tmp_path):
