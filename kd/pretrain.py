@@ -433,8 +433,13 @@ def _evaluate(run: PretrainRun) -> None:
         model = run.accelerator.unwrap_model(run.model)
         scores = {}
         for length in run.eval_lengths:
-            loss = heldout_loss(model, _eval_batches(run, length))
-            scores[str(length)] = {"loss": loss, "perplexity": math.exp(loss) if loss < 50 else float("inf")}
+            batches = _eval_batches(run, length)
+            loss = heldout_loss(model, batches)
+            # how much text the figure rests on: a held-out split shorter than `length` gives one padded sequence
+            scores[str(length)] = {"loss": loss, "perplexity": math.exp(loss) if loss < 50 else float("inf"),
+                                   "sequences": sum(len(b["input_ids"]) for b in batches),
+                                   "tokens": sum(int(b["attention_mask"].sum()) for b in batches),
+                                   "masked": sum(int((b["labels"] != -100).sum()) for b in batches)}
         run.state["heldout"] = scores
         run.log({"step": run.state["step"], "tokens": run.state["tokens"], "heldout": scores})
         say(run.accelerator, f"kd {run.name}: step {run.state['step']} held-out MLM loss "

@@ -70,6 +70,8 @@ def test_a_few_steps_lower_the_heldout_loss_and_every_step_is_logged(tiny, tmp_p
         # from uniform guessing (ln 300 ≈ 5.7) towards the corpus' unigram entropy (5.2): same masks both times
         assert evals[-1][length]["loss"] < evals[0][length]["loss"] - 0.25
     assert summary["heldout"] == evals[-1] and summary["steps"] == 32 and summary["stopped_by"] == "steps"
+    assert summary["heldout"]["16"]["sequences"] == 64 and summary["heldout"]["16"]["tokens"] == 64 * 16
+    assert 0 < summary["heldout"]["32"]["masked"] < 0.25 * summary["heldout"]["32"]["tokens"]
     record = json.loads((tmp_path / "record.json").read_text())
     assert record["train"]["fresh_weights"] == load_mlm_model(tiny[0]).fresh
     assert record["config"]["phases"][0] == {"max_length": 16, "steps": 30, "batch_size": 8}
