@@ -30,8 +30,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     from annotation.app import create_app
 
+    store = _store(args)
+    if not store.users():
+        print(f"gonerd annotate: {args.db} has no accounts yet: add one with "
+              f"`gonerd annotate users add --db {args.db} NAME --role admin`", file=sys.stderr)
     print(f"gonerd annotate: serving {args.db} on http://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(create_app(_store(args)), host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(store), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 

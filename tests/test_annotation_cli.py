@@ -115,3 +115,4 @@ def test_serve_runs_the_app_on_the_given_port(tmp_path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    assert "has no accounts yet" in server.stderr.read().decode()
