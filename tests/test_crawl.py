@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from crawl_server import DISALLOWED, FAULTS, CrawlServer, Hit, SiteConfig
@@ -185,7 +186,7 @@ def stored_urls_readable(out: Path) -> list[str]:
             for rec in read_warc_file(path) if "stage" not in rec]
 
 
-def test_domain_cap_stops_fetching_pages(tmp_path: Path) -> None:
+def test_domain_cap_stops_fetching_pages_and_docs_reads_the_crawl(tmp_path: Path) -> None:
     server = CrawlServer(SiteConfig(faults=False, crawl_delay=0.02))
     server.start()
     try:
@@ -199,6 +200,15 @@ def test_domain_cap_stops_fetching_pages(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["pages_per_domain"] == {"127.0.0.1": 6}
     assert summary["reasons"]["domain-cap"] >= 1
+
+    # crawl -> docs: `gonerd docs DIR/warc` reads the crawl as it is.
+    docs = subprocess.run([*GONERD, "docs", str(out / "warc"), "--out", str(tmp_path / "docs"), "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert docs.returncode == 0, docs.stderr[-2000:]
+    documents = pq.read_table(tmp_path / "docs" / "documents.parquet").to_pylist()
+    assert documents and {d["url"] for d in documents} <= set(stored_urls(out))
+    exclusions = [json.loads(line) for line in (tmp_path / "docs" / "exclusions.jsonl").read_text().splitlines()]
+    assert [e for e in exclusions if e["stage"] == "read"] == []
 
 
 def test_bad_seed_line_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
