@@ -2,6 +2,7 @@
 
     gonerd annotate users add --db ann.db alice --role annotator --password-stdin < pw.txt
     gonerd annotate import --db ann.db doj runs/label/labeled.parquet --annotators alice,bob --k 2
+    gonerd annotate order --db ann.db doj uncertainty.jsonl    # optional: least certain first
     gonerd annotate serve --db ann.db --host 127.0.0.1 --port 8000
     gonerd annotate agreement --db ann.db doj --json agreement.json
     gonerd annotate export --db ann.db doj corrections.jsonl --source final
@@ -55,6 +56,23 @@ def _import(args: argparse.Namespace) -> int:
 def _assign(args: argparse.Namespace) -> int:
     made = _store(args).assign(args.project, _annotators(args.annotators), args.k)
     print(f"made {made} assignments (k={args.k})")
+    return 0
+
+
+def _order(args: argparse.Namespace) -> int:
+    from gonerd.errors import InputError
+    from gonerd.pipeline.io import iter_jsonl
+
+    priorities = {}
+    for lineno, row in iter_jsonl(args.scores):
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            raise InputError("missing or not a string", str(args.scores), line=lineno, field="id")
+        score = row.get(args.field)
+        if not isinstance(score, (int, float)) or isinstance(score, bool):
+            raise InputError("missing or not a number", str(args.scores), line=lineno, field=args.field)
+        priorities[row["id"]] = score
+    n = _store(args).set_priorities(args.project, priorities)
+    print(f"set the priority of {n} documents: highest {args.field} first in each queue")
     return 0
 
 
@@ -136,6 +154,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("project")
     p.add_argument("--annotators", required=True, help="comma-separated user names")
     p.add_argument("--k", type=int, default=2)
+
+    p = command("order", "review the documents with the highest score first (e.g. a model's uncertainty)", _order)
+    p.add_argument("project")
+    p.add_argument("scores", type=Path, help="JSONL with id and a number per document")
+    p.add_argument("--field", default="uncertainty", help="the number's key (default: uncertainty)")
 
     users = sub.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
     p = command("add", "add an account", _users_add, parent=users)

@@ -97,6 +97,10 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (assignment_id, version)
     ) STRICT;
     """,
+    # 2: review order; documents with the highest priority (e.g. the pre-labeler's uncertainty) first
+    """
+    ALTER TABLE documents ADD COLUMN priority REAL;
+    """,
 )
 
 
@@ -317,6 +321,17 @@ class Store:
                 "whitespace": json.loads(row[5]), "prelabels": [tuple(s) for s in json.loads(row[6])],
                 "label_source": row[7], "meta": json.loads(row[8])}
 
+    def set_priorities(self, project: str, priorities: dict[str, float]) -> int:
+        """Set the review priority of documents of ``project`` by document id (queues show the highest
+        first); an id not in the project raises InputError and nothing changes. Returns how many."""
+        pid = self.project_id(project)
+        with self.write() as db:
+            for key, priority in priorities.items():
+                if db.execute("UPDATE documents SET priority = ? WHERE project_id = ? AND doc_key = ?",
+                              (float(priority), pid, key)).rowcount != 1:
+                    raise InputError(f"no document {key!r} in project {project!r}", field="id")
+        return len(priorities)
+
     def document_ids(self, project: str) -> list[int]:
         """Row ids of a project's documents in import order."""
         pid = self.project_id(project)
@@ -354,7 +369,8 @@ class Store:
         rows = self.connection().execute(
             "SELECT d.id, d.doc_key, p.name, a.status, a.version, json_array_length(d.tokens)"
             " FROM assignments a JOIN documents d ON d.id = a.document_id JOIN projects p ON p.id = d.project_id"
-            " WHERE a.user_id = ? AND a.kind = 'annotation' ORDER BY p.name, d.position", (user.id,)).fetchall()
+            " WHERE a.user_id = ? AND a.kind = 'annotation' ORDER BY p.name, d.priority DESC NULLS LAST, d.position",
+            (user.id,)).fetchall()
         return [{"document": r[0], "key": r[1], "project": r[2], "status": r[3], "version": r[4], "n_tokens": r[5]}
                 for r in rows]
 

@@ -116,3 +116,19 @@ def test_serve_runs_the_app_on_the_given_port(tmp_path) -> None:
         server.terminate()
         server.wait(timeout=10)
     assert "has no accounts yet" in server.stderr.read().decode()
+
+
+def test_order_puts_the_most_uncertain_documents_first(monkeypatch, tmp_path, capsys) -> None:
+    db = tmp_path / "a.db"
+    assert add_user(monkeypatch, db, "alice") == 0
+    gold = SAMPLE / "gold_test.conll"
+    assert main(["annotate", "import", "--db", str(db), "gold", str(gold), "--annotators", "alice", "--k", "1"]) == 0
+    store = Store(db)
+    keys = [store.document(d)["key"] for d in store.document_ids("gold")]
+    scores = tmp_path / "scores.jsonl"
+    scores.write_text("".join(json.dumps({"id": k, "uncertainty": i / 10}) + "\n" for i, k in enumerate(keys)))
+    assert main(["annotate", "order", "--db", str(db), "gold", str(scores)]) == 0
+    assert [i["key"] for i in store.queue(store.user("alice"))] == keys[::-1]
+    scores.write_text(json.dumps({"id": keys[0], "uncertainty": "high"}) + "\n")
+    assert main(["annotate", "order", "--db", str(db), "gold", str(scores)]) == 2
+    assert "line 1, field 'uncertainty': missing or not a number" in capsys.readouterr().err

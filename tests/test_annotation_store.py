@@ -185,3 +185,31 @@ def test_assign_never_adds_to_a_document_that_has_k_or_more(store) -> None:
         store.add_user(name, f"{name}-password")
     assert store.assign("p", ["alice", "bob", "carol"], 3) == 1
     assert store.assign("p", ["alice", "bob", "carol", "dave", "erin"], 2) == 0
+
+
+def test_a_version_1_database_is_migrated_keeping_its_data(tmp_path) -> None:
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO projects (name, created_at) VALUES ('p', 0)")
+    db.execute("INSERT INTO documents (project_id, doc_key, position, text, tokens, whitespace, prelabels, meta)"
+               " VALUES (1, 'd1', 0, 'Hi', ?, ?, '[]', '{}')", ('["Hi"]', '[""]'))
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.connection().execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    assert store.document(1)["tokens"] == ["Hi"]
+    assert store.set_priorities("p", {"d1": 0.5}) == 1
+
+
+def test_queues_show_the_highest_priority_first(store) -> None:
+    store.add_documents("p", [{**DOC, "id": "d2"}, {**DOC, "id": "d3"}])
+    store.assign("p", ["alice", "bob"], 2)
+    alice = store.user("alice")
+    assert [i["key"] for i in store.queue(alice)] == ["d1", "d2", "d3"]
+    store.set_priorities("p", {"d3": 0.9, "d2": 0.1})
+    assert [i["key"] for i in store.queue(alice)] == ["d3", "d2", "d1"]
+    with pytest.raises(InputError, match="no document 'd9'"):
+        store.set_priorities("p", {"d1": 1.0, "d9": 0.5})
+    assert [i["key"] for i in store.queue(alice)] == ["d3", "d2", "d1"]
