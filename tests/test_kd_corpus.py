@@ -3,7 +3,6 @@ split is by document, masks follow BERT's proportions and never touch special to
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -46,7 +45,8 @@ def test_packing_keeps_every_token_of_every_document_once_in_order(corpus, tiny_
     docs = read_file_documents(SAMPLE)
     held = set(info["heldout_document_ids"])
     assert 0 < len(held) < len(docs) and info["splits"]["heldout"]["documents"] == len(held) == 5  # ceil(0.2·25)
-    for split, members in (("train", [d for d in docs if d.id not in held]), ("heldout", [d for d in docs if d.id in held])):
+    splits = {"train": [d for d in docs if d.id not in held], "heldout": [d for d in docs if d.id in held]}
+    for split, members in splits.items():
         seqs = read_sequences(out, split)
         assert all(len(s) == 32 and s[0] == ids.start for s in seqs)
         assert all(ids.pad not in s for s in seqs[:-1])  # only the last sequence is padded
