@@ -29,9 +29,9 @@ ROWS = (("ce", 1.0), ("hinton", 1.0), ("hinton", 2.0), ("makd", 1.0), ("makd-sg"
 
 def conll(name: str) -> str:
     """A CoNLL-2003 file under the data root (``${GONERD_DATA}``, default ``../shared/data``)."""
-    from kd.config import data_root
+    from gonerd.config import data_root
 
-    return str(Path(data_root()) / "conll2003" / name)
+    return str(data_root() / "conll2003" / name)
 
 
 def run_student(args, loss: str, temperature: float, lam: float, seed: int) -> Path:

@@ -20,6 +20,18 @@ import yaml
 
 from gonerd.errors import ConfigError
 
+DATA_ROOT_VAR = "GONERD_DATA"
+# Only meaningful in a repository checkout; an installed package has no such sibling folder.
+CHECKOUT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def data_root(flag: str | Path | None = None) -> Path:
+    """The folder of the larger data sets (CoNLL-2003, the web-page benchmark, ...): ``flag``, else the
+    environment variable ``GONERD_DATA``, else ``shared/data`` beside the repository checkout."""
+    import os
+
+    return Path(flag or os.environ.get(DATA_ROOT_VAR) or CHECKOUT_DATA_ROOT)
+
 
 def bounds(low: float | None = None, high: float | None = None) -> dict[str, Any]:
     """Field metadata: the value (each value of a dict or list) must lie in ``[low, high]``, not NaN."""

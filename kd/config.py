@@ -2,23 +2,22 @@
 
 Paths in a config are relative to the directory the command runs in (the repository: ``runs/...``
 for outputs, ``demo_out`` for the sample build), or start with ``${GONERD_DATA}``, the data root:
-the environment variable ``GONERD_DATA``, else ``../shared/data`` beside the repository. So a
+the environment variable ``GONERD_DATA``, else ``shared/data`` beside the repository checkout
+(:func:`gonerd.config.data_root`). So a
 committed config names no machine's directories: ``train = "${GONERD_DATA}/conll2003/eng.train"``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gonerd.config import DATA_ROOT_VAR, data_root
 from gonerd.errors import ConfigError
 from gonerd.schema import LABELS
 
-DATA_ROOT_VAR = "GONERD_DATA"
-DEFAULT_DATA_ROOT = "../shared/data"
 
 
 @dataclass(frozen=True)
@@ -87,11 +86,6 @@ class NerDistillConfig(NerTrainConfig):
     temperature: float = 1.0
     student_layers: tuple[int, ...] = ()
 
-def data_root() -> str:
-    """The data root ``${GONERD_DATA}`` stands for: the environment variable, else ``../shared/data``."""
-    return os.environ.get(DATA_ROOT_VAR) or DEFAULT_DATA_ROOT
-
-
 def expand_path(value: str, key: str) -> str:
     """``value`` with ``${GONERD_DATA}`` replaced by :func:`data_root`.
 
@@ -101,7 +95,7 @@ def expand_path(value: str, key: str) -> str:
         if match.group(1) != DATA_ROOT_VAR:
             raise ConfigError(f"{key}: unknown variable ${{{match.group(1)}}} in {value!r} "
                               f"(the only one is ${{{DATA_ROOT_VAR}}})")
-        return data_root().rstrip("/")
+        return str(data_root()).rstrip("/")
 
     return re.sub(r"\$\{([^}]*)\}", substitute, value)
 
@@ -121,7 +115,7 @@ def portable_path(path: str | Path) -> str:
     """``path`` as a record written into the repository should show it: relative to the working
     directory when inside it, ``${GONERD_DATA}/...`` when inside the data root, else unchanged."""
     resolved = Path(path).resolve()
-    for base, prefix in ((Path.cwd().resolve(), ""), (Path(data_root()).resolve(), f"${{{DATA_ROOT_VAR}}}/")):
+    for base, prefix in ((Path.cwd().resolve(), ""), (data_root().resolve(), f"${{{DATA_ROOT_VAR}}}/")):
         if resolved == base:
             return prefix.rstrip("/") or "."
         if resolved.is_relative_to(base):

@@ -21,7 +21,10 @@ RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"
 
 def test_data_root_comes_from_the_environment_else_beside_the_repository(monkeypatch):
     monkeypatch.delenv("GONERD_DATA", raising=False)
-    assert expand_path("${GONERD_DATA}/conll2003/eng.train", "data.train") == "../shared/data/conll2003/eng.train"
+    from gonerd.config import CHECKOUT_DATA_ROOT
+
+    assert expand_path("${GONERD_DATA}/conll2003/eng.train", "data.train") == f"{CHECKOUT_DATA_ROOT}/conll2003/eng.train"
+    assert CHECKOUT_DATA_ROOT == Path(__file__).resolve().parents[2] / "shared" / "data"
     monkeypatch.setenv("GONERD_DATA", "/data/ner/")
     cfg = resolve_paths(NerTrainConfig(model="runs/a/best", output_dir="runs/b",
                                        data=NerDataConfig(train="${GONERD_DATA}/x/train.txt", dev="dev.txt")))

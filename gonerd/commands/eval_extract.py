@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-SHARED_MANIFEST = Path(__file__).resolve().parents[3] / "shared" / "data" / "webpages" / "manifest.jsonl"
+WEBPAGES_MANIFEST = Path("webpages") / "manifest.jsonl"  # under the data root
 SAMPLE_MANIFEST = Path(__file__).resolve().parents[1] / "sample" / "pages.jsonl"
 
 # Settings compared by --grid; the winner on micro F1 is what ExtractConfig defaults to.
@@ -73,7 +73,10 @@ def _cmd(args: argparse.Namespace) -> int:
     from gonerd.extract_eval import write_result
     from gonerd.pipeline.outdir import check_output_file
 
-    manifest = args.pages or (SHARED_MANIFEST if SHARED_MANIFEST.is_file() else SAMPLE_MANIFEST)
+    from gonerd.config import data_root
+
+    shared = data_root() / WEBPAGES_MANIFEST
+    manifest = args.pages or (shared if shared.is_file() else SAMPLE_MANIFEST)
     if not Path(manifest).is_file():
         raise InputError("no such manifest", str(manifest))
     if args.out:

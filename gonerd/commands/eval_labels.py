@@ -14,23 +14,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from gonerd.config import DATA_ROOT_VAR, data_root
 
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_MISC_GOLD = PACKAGE_DATA / "misc_gold.jsonl"
 # MISC gold over CoNLL texts: testa was used to refine the rules (rules:misc@2), testb never was
 DEFAULT_MISC_CONLL = (PACKAGE_DATA / "misc_conll_testa.jsonl", PACKAGE_DATA / "misc_conll_testb.jsonl")
-DATA_ROOT_ENV = "GONERD_DATA"  # the same variable kd configs expand as ${GONERD_DATA}
-# Only meaningful in a repository checkout; an installed package has no such sibling folder.
-CHECKOUT_DATA_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
 CONLL_TEST = Path("conll2003") / "eng.testb"
 
-
-def data_root(flag: str | None) -> Path:
-    """``--data-root``, else ``GONERD_DATA``, else ``shared/data`` beside the repository checkout."""
-    return Path(flag or os.environ.get(DATA_ROOT_ENV) or CHECKOUT_DATA_ROOT)
 
 
 def score_gonerd_gold(gold_path: Path, docs_path: Path, config: Any) -> dict[str, Any]:
@@ -115,7 +109,7 @@ def _cmd(args: argparse.Namespace) -> int:
     conll = None if args.no_conll else Path(args.conll) if args.conll else root / CONLL_TEST
     if conll is not None and not args.conll and not conll.is_file():
         raise InputError(f"CoNLL-2003 test file not found under the data root {root} (pass --conll FILE, "
-                         f"--data-root DIR or {DATA_ROOT_ENV}, or --no-conll)", str(conll))
+                         f"--data-root DIR or {DATA_ROOT_VAR}, or --no-conll)", str(conll))
     misc = None if args.no_misc else Path(args.misc_gold) if args.misc_gold else DEFAULT_MISC_GOLD
     misc_conll: tuple[Path, ...] = ()
     if not args.no_misc:
@@ -150,7 +144,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--conll", help="CoNLL file (default: conll2003/eng.testb under the data root)")
     p.add_argument("--data-root", metavar="DIR",
-                   help=f"folder holding conll2003/ (default: {DATA_ROOT_ENV}, else shared/data beside the checkout)")
+                   help=f"folder holding conll2003/ (default: {DATA_ROOT_VAR}, else shared/data beside the checkout)")
     p.add_argument("--misc-gold", help="MISC gold span JSONL (default: the packaged gonerd/data/misc_gold.jsonl)")
     p.add_argument("--misc-conll", nargs="+", metavar="FILE",
                    help="MISC gold over CoNLL texts under the data root (default: the packaged "
