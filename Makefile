@@ -28,6 +28,9 @@ demo: install
 	$(VENV)/bin/gonerd docs $(INPUTS) --out $(DEMO_OUT)/documents
 	$(VENV)/bin/gonerd eval-labels $(if $(wildcard $(CONLL)/eng.testb),--conll $(CONLL)/eng.testb,--no-conll) \
 		--gonerd-gold $(GOLD) --docs $(DEMO_OUT)/documents --out $(DEMO_OUT)/eval_labels.json
+	$(VENV)/bin/gonerd eval-labels $(if $(wildcard $(CONLL)/eng.testb),--conll $(CONLL)/eng.testb,--no-conll) \
+		--gonerd-gold $(GOLD) --docs $(DEMO_OUT)/documents --set strip_articles=false \
+		--out $(DEMO_OUT)/eval_labels_articles.json
 	$(VENV)/bin/gonerd build $(INPUTS) --out $(DEMO_OUT) \
 		--import-corrections $(GOLD) --eval-labels $(DEMO_OUT)/eval_labels.json --card-copy data_cards/gonerd-sample \
 		$(if $(wildcard $(CONLL)/eng.train),--conll $(CONLL)/eng.train $(CONLL)/eng.testa $(CONLL)/eng.testb)

@@ -250,7 +250,7 @@ def render_card(*, stats: list[dict[str, Any]], stats_markdown: str, split_sizes
                f"tagged PER / ORG / LOC / MISC in IOB2. One example is one document: mean length "
                f"{t1['mean']:.1f} tokens, median {t1['50%']:.0f}" + (f", {longer}." if longer else "."))
     fields = ("`id` string, `url` string (null when the source has none), `domain` string (registrable domain), "
-              "`tokens` list of strings (spaCy tokens), `ner_tags` list of ClassLabel "
+              "`tokens` list of strings (words: spaCy tokens, no whitespace-only ones), `ner_tags` list of ClassLabel "
               f"({', '.join(TAGS)}), `label_source` string.")
     if report:
         by_dir = Counter(str(Path(p).parent) for p in report["inputs"])

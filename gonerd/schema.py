@@ -29,7 +29,8 @@ MISC conventions (those of the hand-labeled gold in ``tests/data``):
 * a phone number includes its country or relay prefix and extension ("+1 212-859-1761",
   "18001 0800 107 2149"), in any national format.
 
-A sequence is one whole document (no sentence splitting); tokens are spaCy tokens.
+A sequence is one whole document (no sentence splitting); tokens are words: spaCy's tokens without
+the whitespace-only ones, so an entity may run across a line break.
 The examples below are the schema's reference cases: tests check the rule labeler against
 them and the data card renders them.
 """
