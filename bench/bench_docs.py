@@ -101,7 +101,9 @@ def main() -> None:
     print(f"\noverhead vs the same extraction work: {t_1 / t_bare_work:.2f}x (target ≤ 1.25x); "
           f"vs bare defaults {t_1 / t_bare:.2f}x; vs our settings without metadata {t_1 / t_bare_same:.2f}x")
     print(f"speed-up 2 processes vs 1: {t_1 / t_2:.2f}x (target ≥ 1.6x)")
-    common = {"pages": n, "manifest": str(manifest), "repeat": args.repeat}
+    from kd.config import portable_path
+
+    common = {"pages": n, "manifest": portable_path(manifest), "repeat": args.repeat}
     save_result("docs_overhead", {"what": "bare trafilatura.extract loop, our settings + metadata",
                                   "seconds": t_bare_work, "pages_per_s": n / t_bare_work},
                 {"what": "run_docs, 1 process", "seconds": t_1, "pages_per_s": n / t_1},

@@ -8,7 +8,7 @@ most context; the baseline is ``pipeline("token-classification", stride=..., agg
 Agreement: F1 of our character spans against the pipeline's, exact (start, end, type) and by
 overlap of the same type.
 
-    python bench/bench_kd_predict.py [--model /work/runs/conll_minilm/best] [--repeat 2]
+    python bench/bench_kd_predict.py [--model runs/conll_minilm_3ep/best] [--repeat 2]   (from the repository root)
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from pathlib import Path
 
 from common import SHARED_DATA, best_of, print_table, save_result
 
-DEFAULT_MODEL = Path("/work/runs/conll_minilm/best")
+from kd.config import portable_path
+
+DEFAULT_MODEL = Path("runs/conll_minilm_3ep/best")
 
 
 def long_documents(min_tokens: int, n_docs: int) -> list[str] | None:
@@ -131,7 +133,7 @@ def main() -> None:
                 ("system", "tokens/s", "seconds"))
     print(f"\nratio (ours/baseline tokens/s): {ratio:.2f}; agreement: {agree}")
     path = save_result("kd_predict_long_docs", base, our, ratio, "spaCy tokens/s (higher is better)",
-                       extra={"model": args.model, "n_docs": len(texts), "n_tokens": n_tokens,
+                       extra={"model": portable_path(args.model), "n_docs": len(texts), "n_tokens": n_tokens,
                               "max_length": args.max_length, "stride": args.stride, "batch_size": args.batch_size,
                               "agreement": agree})
     print(f"saved {path}")
