@@ -41,9 +41,10 @@ from kd.record import run_record, write_record
 from kd.train import Objective, TrainRun, _optimizer
 
 STATE_FILE = "kd_state.json"
-# Settings a resumed run must share with its start: they decide every step's batch, masks and update.
-RESUME_KEYS = ("model", "corpus", "phases", "max_tokens", "mlm_probability", "learning_rate", "weight_decay",
-               "warmup_ratio", "max_grad_norm", "seed")
+# The settings a resumed run may change; every other one (a subclass's too, e.g. a teacher) decides the
+# steps' batches, masks or updates and must stay as the run started.
+MAY_CHANGE_ON_RESUME = ("output_dir", "log_every", "save_every", "eval_every", "eval_lengths", "eval_sequences",
+                        "eval_batch_size", "torch_threads", "record")
 # RoBERTa-style models offset positions by the pad id + 1, so they hold two positions fewer than they store.
 OFFSET_POSITIONS = ("roberta", "longformer", "xlm-roberta")
 
@@ -313,7 +314,7 @@ def _check_same_run(cfg: MlmPretrainConfig, out: Path) -> None:
     if not saved.is_file() or not any((out / d / STATE_FILE).is_file() for d in ("last", "last.new")):
         return
     before, now = json.loads(saved.read_text()), json.loads(json.dumps(dataclasses.asdict(cfg)))
-    if changed := [k for k in RESUME_KEYS if before.get(k) != now.get(k)]:
+    if changed := [k for k in now if k not in MAY_CHANGE_ON_RESUME and before.get(k) != now[k]]:
         raise ConfigError(f"{out}: holds a run started with other {', '.join(changed)} ({saved}); resume it with "
                           "the same settings or choose another output_dir")
 
