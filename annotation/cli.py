@@ -6,6 +6,7 @@
     gonerd annotate serve --db ann.db --host 127.0.0.1 --port 8000
     gonerd annotate agreement --db ann.db doj --json agreement.json
     gonerd annotate export --db ann.db doj corrections.jsonl --source final
+    gonerd annotate export --db ann.db doj corrected_dataset/ --format hf
     gonerd build ... --import-corrections corrections.jsonl
 """
 
@@ -103,9 +104,11 @@ def _users_list(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from annotation.formats import labeled_documents, write_documents
+    from gonerd.config import BuildConfig, load_config
 
+    config = load_config(args.build_config, BuildConfig) if args.build_config else None
     docs = labeled_documents(_store(args).project_work(args.project), args.source)
-    write_documents(docs, args.output, args.format)
+    write_documents(docs, args.output, args.format, config)
     print(f"wrote {len(docs)} documents ({args.source}) to {args.output}")
     return 0
 
@@ -167,12 +170,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
     command("list", "list accounts", _users_list, parent=users)
 
-    p = command("export", "write labels as span JSONL or CoNLL IOB2 (what --import-corrections reads)", _export)
+    p = command("export", "write labels as span JSONL or CoNLL IOB2 (what --import-corrections reads), Label "
+                          "Studio JSON, doccano JSONL or an HF dataset", _export)
     p.add_argument("project")
-    p.add_argument("output", type=Path)
-    p.add_argument("--format", default="jsonl", choices=("jsonl", "conll", "label-studio", "doccano"),
+    p.add_argument("output", type=Path, help="the file to write (for --format hf: a directory)")
+    p.add_argument("--format", default="jsonl", choices=("jsonl", "conll", "label-studio", "doccano", "hf"),
                    help="span JSONL or CoNLL (what `gonerd build --import-corrections` reads), Label Studio JSON,"
-                        " doccano JSONL")
+                        " doccano JSONL, or hf: the DatasetDict of `gonerd build` (data/*.parquet and arrow/)")
+    p.add_argument("--build-config", type=Path, metavar="FILE",
+                   help="with --format hf: split the documents as `gonerd build --build-config FILE` does "
+                        "(default: every document in train)")
     p.add_argument("--source", default="final",
                    help="final (adjudicated; default), prelabels, or an annotator's name (their done documents)")
 

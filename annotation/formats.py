@@ -17,7 +17,8 @@ Inputs (chosen by suffix):
   writes it, or CoNLL — applied to ``base`` by :func:`gonerd.label.import_corrections`.
 
 Outputs: span JSONL and CoNLL IOB2 (the correction formats ``gonerd build --import-corrections``
-reads), Label Studio JSON and doccano JSONL. Reading an export back gives the same documents and
+reads), Label Studio JSON, doccano JSONL, and a Hugging Face dataset directory in the layout and
+features of ``gonerd build`` (:func:`write_hf`). Reading an export back gives the same documents and
 spans (round trip).
 """
 
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gonerd.config import BuildConfig
 from gonerd.conll import DOCSTART, read_conll
 from gonerd.errors import InputError
 from gonerd.label.core import HUMAN_PREFIX
@@ -37,7 +39,7 @@ from gonerd.label.merge import iob2_to_spans, record_offsets, spans_to_iob2, wor
 from gonerd.schema import ENTITY_TYPES
 
 LABELED_FIELDS = ("id", "text", "tokens", "whitespace", "ner_tags", "spans", "label_source")
-FORMATS = ("jsonl", "conll", "label-studio", "doccano")
+FORMATS = ("jsonl", "conll", "label-studio", "doccano", "hf")
 
 
 def _document(record: dict[str, Any], prelabels: list[tuple[int, int, str]], label_source: str | None,
@@ -331,10 +333,38 @@ def labeled_documents(work: Sequence[dict[str, Any]], source: str) -> list[dict[
     return out
 
 
-def write_documents(docs: Sequence[dict[str, Any]], path: str | Path, fmt: str) -> Path:
-    """Write ``docs`` in ``fmt`` (``jsonl`` or ``conll``)."""
+def dataset_record(doc: dict[str, Any]) -> dict[str, Any]:
+    """The labeled-document record of ``doc`` (with ``spans``) that :func:`gonerd.dataset.build_dataset`
+    reads: its id, the ``url`` and ``domain`` it was imported with, words, IOB2 tags, label source."""
+    meta = doc.get("meta") or {}
+    return {"id": doc["key"], "url": meta.get("url"), "domain": meta.get("domain"), "tokens": doc["tokens"],
+            "ner_tags": spans_to_iob2(len(doc["tokens"]), doc["spans"]), "label_source": doc["label_source"]}
+
+
+def write_hf(docs: Sequence[dict[str, Any]], path: str | Path, config: BuildConfig | None = None) -> Path:
+    """Write ``docs`` as the ``DatasetDict`` of ``gonerd build`` into the directory ``path``
+    (``data/{split}-00000-of-00001.parquet`` and ``arrow/``, the same features).
+
+    Without ``config`` every document goes to ``train``: corrected documents are usually added to a
+    training set or evaluated as a whole, and a split nobody asked for would hide a tenth of them.
+    With ``config`` (a ``gonerd build --build-config``) the documents are split as ``build`` splits.
+    """
+    from gonerd.dataset import build_dataset
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError("an HF dataset export is a directory, and this is a file", str(path))
+    build_dataset([dataset_record(d) for d in docs], path, config or BuildConfig(train=1, validation=0, test=0))
+    return path
+
+
+def write_documents(docs: Sequence[dict[str, Any]], path: str | Path, fmt: str,
+                    config: BuildConfig | None = None) -> Path:
+    """Write ``docs`` in ``fmt`` (one of :data:`FORMATS`); ``config`` splits an ``hf`` export (:func:`write_hf`)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", field="format")
+    if config is not None and fmt != "hf":
+        raise InputError(f"a split configuration applies to the hf format only, not {fmt!r}", field="format")
     writers = {"jsonl": write_jsonl, "conll": write_conll, "label-studio": write_label_studio,
-               "doccano": write_doccano}
+               "doccano": write_doccano, "hf": functools.partial(write_hf, config=config)}
     return writers[fmt](docs, path)

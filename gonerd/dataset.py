@@ -162,7 +162,8 @@ def build_dataset(labeled_records: Iterable[dict[str, Any]], out_dir: str | Path
             pq.write_table(ds.data.table, shard)
         elif shard.exists():
             shard.unlink()
-    dd.save_to_disk(str(out_dir / ARROW_DIR))
+    # An empty split saved with no shard cannot be read back by load_from_disk: give it one empty shard.
+    dd.save_to_disk(str(out_dir / ARROW_DIR), num_shards={split: 1 for split, ds in dd.items() if not len(ds)})
     return dd
 
 

@@ -12,9 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from annotation.formats import read_input
 from annotation.store import Store
 from annotation_server import free_port
 from gonerd.cli import main
+from gonerd.dataset import load_gonerd
+from gonerd.label.merge import spans_to_iob2
 from gonerd.label import import_corrections, read_labeled
 
 SAMPLE = Path(__file__).resolve().parents[1] / "gonerd" / "sample"
@@ -63,6 +66,22 @@ def test_annotate_commands_end_to_end(monkeypatch, tmp_path, capsys) -> None:
     spans_jsonl = tmp_path / "alice.jsonl"
     assert main(["annotate", "export", "--db", str(db), "gold", str(spans_jsonl), "--source", "alice"]) == 0
     assert len(spans_jsonl.read_text().splitlines()) == 6
+
+    # bob's work as the DatasetDict of `gonerd build`, split by a build config: the tokens and tags of his CoNLL
+    bob_conll, hf, config = tmp_path / "bob.conll", tmp_path / "bob_hf", tmp_path / "build.toml"
+    config.write_text("train = 0.5\nvalidation = 0\ntest = 0.5\n", encoding="utf-8")
+    assert main(["annotate", "export", "--db", str(db), "gold", str(bob_conll), "--format", "conll",
+                 "--source", "bob"]) == 0
+    assert main(["annotate", "export", "--db", str(db), "gold", str(hf), "--format", "hf", "--source", "bob",
+                 "--build-config", str(config)]) == 0
+    dd = load_gonerd(hf)
+    assert {s: len(ds) for s, ds in dd.items()} == {"train": 3, "validation": 0, "test": 3}
+    tag_name = dd["train"].features["ner_tags"].feature.int2str
+    exported = {r["id"]: (r["tokens"], tag_name(r["ner_tags"]), r["label_source"]) for ds in dd.values() for r in ds}
+    assert exported == {d["id"]: (d["tokens"], spans_to_iob2(len(d["tokens"]), d["prelabels"]), "human:bob")
+                        for d in read_input(bob_conll)}
+    assert main(["annotate", "export", "--db", str(db), "gold", str(bob_conll), "--build-config", str(config)]) == 2
+    assert "hf format only" in capsys.readouterr().err
 
 
 def test_import_errors_exit_2_naming_the_file(monkeypatch, tmp_path, capsys) -> None:

@@ -188,3 +188,43 @@ def test_label_studio_spans_snap_to_tokens_and_cancelled_work_is_ignored(tmp_pat
         {"type": "labels", "value": {"start": 0, "end": 6, "labels": ["DATE"]}}]}]}]), encoding="utf-8")
     with pytest.raises(InputError, match="offset 0, field 'id'"):
         read_input(path)
+
+
+def test_hf_export_is_the_build_dataset_with_the_conll_export_tokens_and_tags(records, parquet, tmp_path) -> None:
+    import datasets
+
+    from gonerd.dataset import features, load_gonerd
+
+    store = adjudicated_store(tmp_path, read_input(parquet), "a")
+    docs = labeled_documents(store.project_work("p"), "final")
+    out = write_documents(docs, tmp_path / "hf", "hf")
+    conll = write_documents(docs, tmp_path / "final.conll", "conll")
+    from_conll = [(d["id"], d["tokens"], spans_to_iob2(len(d["tokens"]), d["prelabels"])) for d in read_input(conll)]
+    from_parquet = load_gonerd(out)  # load_dataset("parquet", data_files=data/*.parquet)
+    from_arrow = datasets.load_from_disk(str(out / "arrow"))
+    for dd in (from_parquet, from_arrow):
+        assert {s: len(ds) for s, ds in dd.items()} == {"train": 3, "validation": 0, "test": 0}
+        train = dd["train"]
+        assert train.features == features()
+        tags = train.features["ner_tags"].feature.int2str
+        # build_dataset deals documents out in a seeded order: compare by id
+        assert sorted((r["id"], r["tokens"], tags(r["ner_tags"])) for r in train) == sorted(from_conll)
+        assert {r["id"]: r["url"] for r in train} == {r["id"]: r["url"] for r in records}
+        assert {r["label_source"] for r in train} == {"human:root"}
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["train-00000-of-00001.parquet"]
+    assert any(t.startswith("B-MISC") for _, _, tags_ in from_conll for t in tags_)  # the adjudicated labels
+
+
+def test_hf_export_splits_as_build_does_with_a_build_config(parquet, tmp_path) -> None:
+    from gonerd.config import BuildConfig
+    from gonerd.dataset import load_gonerd
+
+    store = adjudicated_store(tmp_path, read_input(parquet), "a")
+    docs = labeled_documents(store.project_work("p"), "final")
+    dd = load_gonerd(write_documents(docs, tmp_path / "hf", "hf", BuildConfig(train=1, validation=1, test=1)))
+    assert {s: len(ds) for s, ds in dd.items()} == {"train": 1, "validation": 1, "test": 1}
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="is a directory"):
+        write_documents(docs, tmp_path / "file", "hf")
+    with pytest.raises(InputError, match="hf format only"):
+        write_documents(docs, tmp_path / "x.jsonl", "jsonl", BuildConfig())
