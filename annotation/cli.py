@@ -2,7 +2,8 @@
 
     gonerd annotate users add --db ann.db alice --role annotator --password-stdin < pw.txt
     gonerd annotate import --db ann.db doj runs/label/labeled.parquet --annotators alice,bob --k 2
-    gonerd annotate order --db ann.db doj uncertainty.jsonl    # optional: least certain first
+    gonerd annotate order --db ann.db doj --model runs/ner/model  # optional: least sure documents first
+    gonerd annotate order --db ann.db doj uncertainty.jsonl      # or scores computed elsewhere
     gonerd annotate serve --db ann.db --host 127.0.0.1 --port 8000
     gonerd annotate agreement --db ann.db doj --json agreement.json
     gonerd annotate export --db ann.db doj corrections.jsonl --source final
@@ -15,9 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from annotation.store import Store
 
 
-def _store(args: argparse.Namespace):  # noqa: ANN202 - the store type is imported lazily
+def _store(args: argparse.Namespace) -> Store:
     from annotation.store import Store
 
     return Store(args.db)
@@ -60,20 +65,61 @@ def _assign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _order(args: argparse.Namespace) -> int:
+def model_uncertainties(store: Store, project: str, model: str | Path, *, max_length: int = 512, stride: int = 128,
+                        batch_size: int = 16) -> dict[str, float]:
+    """Each document of ``project`` by id, scored by how unsure a ``gonerd kd`` token classifier is of it.
+
+    The model reads each whole document (in overlapping windows, as ``gonerd kd predict`` does) and the
+    score is the mean over its words of 1 − the largest tag probability (least confidence; 0 when
+    the model is sure of every word, 1 − 1/9 when it cannot choose between GONERD's 9 tags). The
+    mean, not the sum, so a document does not come first merely for being long, and no confidence
+    threshold has to be picked, as a share of unsure words would need. Words the tokenizer gives no
+    sub-token count for nothing; a document with no such word scores 0.
+    """
+    from kd.model import load_model
+    from kd.predict import word_probabilities
+
+    docs = [store.document(doc_id) for doc_id in store.document_ids(project)]
+    loaded = load_model(model)
+    probabilities = word_probabilities(loaded, [d["tokens"] for d in docs], max_length=max_length, stride=stride,
+                                       batch_size=batch_size)
+    out = {}
+    for doc, probs in zip(docs, probabilities):
+        scored = [p for p in probs if p is not None]
+        out[doc["key"]] = sum(1 - p for p in scored) / len(scored) if scored else 0.0
+    return out
+
+
+def _read_scores(path: Path, field: str) -> dict[str, float]:
     from gonerd.errors import InputError
     from gonerd.pipeline.io import iter_jsonl
 
-    priorities = {}
-    for lineno, row in iter_jsonl(args.scores):
+    scores = {}
+    for lineno, row in iter_jsonl(path):
         if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-            raise InputError("missing or not a string", str(args.scores), line=lineno, field="id")
-        score = row.get(args.field)
+            raise InputError("missing or not a string", str(path), line=lineno, field="id")
+        score = row.get(field)
         if not isinstance(score, (int, float)) or isinstance(score, bool):
-            raise InputError("missing or not a number", str(args.scores), line=lineno, field=args.field)
-        priorities[row["id"]] = score
-    n = _store(args).set_priorities(args.project, priorities)
-    print(f"set the priority of {n} documents: highest {args.field} first in each queue")
+            raise InputError("missing or not a number", str(path), line=lineno, field=field)
+        scores[row["id"]] = score
+    return scores
+
+
+def _order(args: argparse.Namespace) -> int:
+    from gonerd.errors import InputError
+
+    if (args.scores is None) == (args.model is None):
+        raise InputError("give either a scores file or --model MODEL_DIR", field="scores")
+    store = _store(args)
+    if args.model is not None:
+        store.project_id(args.project)  # an unknown project fails before the model loads
+        priorities = model_uncertainties(store, args.project, args.model, max_length=args.max_length,
+                                         stride=args.stride, batch_size=args.batch_size)
+        what = "uncertainty of the model"
+    else:
+        priorities, what = _read_scores(args.scores, args.field), args.field
+    n = store.set_priorities(args.project, priorities)
+    print(f"set the priority of {n} documents: highest {what} first in each queue")
     return 0
 
 
@@ -158,10 +204,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--annotators", required=True, help="comma-separated user names")
     p.add_argument("--k", type=int, default=2)
 
-    p = command("order", "review the documents with the highest score first (e.g. a model's uncertainty)", _order)
+    p = command("order", "review the documents with the highest score first: a `gonerd kd` model's uncertainty "
+                         "(--model) or scores from a file", _order)
     p.add_argument("project")
-    p.add_argument("scores", type=Path, help="JSONL with id and a number per document")
+    p.add_argument("scores", type=Path, nargs="?", help="JSONL with id and a number per document (or give --model)")
     p.add_argument("--field", default="uncertainty", help="the number's key (default: uncertainty)")
+    p.add_argument("--model", metavar="MODEL_DIR",
+                   help="score each document by this token classifier's mean uncertainty per word (least sure first)")
+    p.add_argument("--max-length", type=int, default=512, help="with --model: window length in sub-tokens")
+    p.add_argument("--stride", type=int, default=128, help="with --model: overlap of consecutive windows")
+    p.add_argument("--batch-size", type=int, default=16, help="with --model: windows per forward pass")
 
     users = sub.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
     p = command("add", "add an account", _users_add, parent=users)

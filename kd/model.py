@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from gonerd.conll import iob1_to_iob2
 from gonerd.errors import InputError
@@ -139,25 +139,39 @@ class Tagged:
     n_windows: int
 
 
-def tag_sequences(loaded: LoadedModel, sequences: Sequence[Sequence[str]], *, max_length: int, stride: int,
-                  truncate: bool = False, batch_size: int = 32,
-                  targets: Sequence[tuple[int, int] | None] | None = None, progress: bool = False) -> Tagged:
-    """Tag each word sequence with the model, window by window; each word scored from its best window.
+@dataclass
+class WindowRun:
+    """The model run over every window of some word sequences: their encodings, one list of
+    per-sub-token values per ``(sequence, window)``, and how many special tokens precede the content."""
 
-    Words outside a sequence's ``target`` (context only) are returned as ``O``; words the
-    tokenizer maps to no sub-token, or that truncation cut off, are ``O`` and counted.
-    """
+    encodings: list[Encoding]
+    rows: dict[tuple[int, int], list]
+    offset: int
+
+    def word_values(self, i: int) -> list:
+        """The value of each word of sequence ``i`` at its first sub-token in its best window (``None``
+        for a word no window scores: outside the target, without sub-tokens, or cut by truncation)."""
+        e = self.encodings[i]
+        return [None if k < 0 else self.rows[(i, k)][self.offset + first - e.windows[k][0]]
+                for first, k in zip(e.first, e.best)]
+
+
+def run_windows(loaded: LoadedModel, sequences: Sequence[Sequence[str]], reduce: Callable[[Any], Any], *,
+                max_length: int, stride: int, truncate: bool = False, batch_size: int = 32,
+                targets: Sequence[tuple[int, int] | None] | None = None, progress: bool = False) -> WindowRun:
+    """Cut each word sequence into windows (:func:`kd.windows.encode_words`) and run the model over them in
+    batches of similar length; ``reduce`` turns a batch's logits ``(batch, sub-tokens, labels)`` into one
+    value per sub-token (e.g. the arg-max label)."""
     import torch
     from tqdm.auto import tqdm
 
     model, tok = loaded.model, loaded.tokenizer
-    off = content_offset(tok)
     encs: list[Encoding] = [encode_words(tok, list(words), max_length=max_length, stride=stride, truncate=truncate,
                                          target=targets[i] if targets else None)
                             for i, words in enumerate(sequences)]
     jobs = [(i, k) for i, e in enumerate(encs) for k in range(len(e.windows))]
     jobs.sort(key=lambda j: len(encs[j[0]].window_ids[j[1]]))  # similar lengths batch with little padding
-    preds: dict[tuple[int, int], list[int]] = {}
+    rows_out: dict[tuple[int, int], list] = {}
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     was_training = model.training
     model.eval()
@@ -173,18 +187,25 @@ def tag_sequences(loaded: LoadedModel, sequences: Sequence[Sequence[str]], *, ma
                 ids[r, :len(row)] = torch.tensor(row)
                 mask[r, :len(row)] = 1
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            for (i, k), row in zip(batch, logits.argmax(-1).tolist()):
-                preds[(i, k)] = row
+            for (i, k), row in zip(batch, reduce(logits).tolist()):
+                rows_out[(i, k)] = row
     model.train(was_training)
-    out, lost = [], 0
-    for i, e in enumerate(encs):
-        tags = []
-        for w in range(len(e.first)):
-            k = e.best[w]
-            if k < 0:
-                tags.append("O")
-                continue
-            tags.append(loaded.labels[preds[(i, k)][off + e.first[w] - e.windows[k][0]]])
+    return WindowRun(encs, rows_out, content_offset(tok))
+
+
+def tag_sequences(loaded: LoadedModel, sequences: Sequence[Sequence[str]], *, max_length: int, stride: int,
+                  truncate: bool = False, batch_size: int = 32,
+                  targets: Sequence[tuple[int, int] | None] | None = None, progress: bool = False) -> Tagged:
+    """Tag each word sequence with the model, window by window; each word scored from its best window.
+
+    Words outside a sequence's ``target`` (context only) are returned as ``O``; words the
+    tokenizer maps to no sub-token, or that truncation cut off, are ``O`` and counted.
+    """
+    run = run_windows(loaded, sequences, lambda logits: logits.argmax(-1), max_length=max_length, stride=stride,
+                      truncate=truncate, batch_size=batch_size, targets=targets, progress=progress)
+    out = []
+    for i in range(len(sequences)):
+        tags = ["O" if k is None else loaded.labels[k] for k in run.word_values(i)]
         out.append(iob1_to_iob2(tags))  # a stray predicted I-X starts an entity
-        lost += e.n_lost_words
-    return Tagged(out, sum(e.truncated for e in encs), lost, len(jobs))
+    return Tagged(out, sum(e.truncated for e in run.encodings), sum(e.n_lost_words for e in run.encodings),
+                  len(run.rows))

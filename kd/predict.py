@@ -13,13 +13,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from gonerd.conll import DOCSTART, iob1_to_iob2, read_conll
 from gonerd.errors import InputError
 from gonerd.label.merge import iob2_to_spans, token_offsets
 from kd.config import portable_path
-from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
+from kd.model import LoadedModel, load_model, model_max_length, run_windows, tag_sequences
 
 
 @dataclass
@@ -186,6 +186,17 @@ def predict_documents(loaded: LoadedModel, docs: list[InputDoc], *, max_length: 
     tagged = tag_sequences(loaded, [d.tokens for d in docs], max_length=max_length, stride=stride, truncate=truncate,
                            batch_size=batch_size, progress=progress)
     return tagged.tags, tagged.n_truncated
+
+
+def word_probabilities(loaded: LoadedModel, sequences: Sequence[Sequence[str]], *, max_length: int = 512,
+                       stride: int = 128, batch_size: int = 32) -> list[list[float | None]]:
+    """The model's confidence in each word's tag: the largest softmax probability over the tags at the
+    word's first sub-token, in the window :func:`kd.model.tag_sequences` tags it from (``None`` for a
+    word without sub-tokens). ``max_length`` is capped at the model's; windows overlap by ``stride``."""
+    length = min(max_length, model_max_length(loaded))
+    run = run_windows(loaded, sequences, lambda logits: logits.float().softmax(-1).amax(-1), max_length=length,
+                      stride=min(stride, length // 2), batch_size=batch_size)
+    return [run.word_values(i) for i in range(len(sequences))]
 
 
 def conll_lines(doc: InputDoc, tags: list[str]) -> Iterator[str]:
