@@ -188,8 +188,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
 
-    p = command("import", "load documents with pre-labels (labeled.parquet or output dir, document/span/doccano "
-                          ".jsonl, Label Studio .json, CoNLL)",
+    p = command("import", "load documents with pre-labels (labeled.parquet or output dir, a `gonerd build` or hf "
+                          "dataset dir, document/span/doccano .jsonl, Label Studio .json, CoNLL)",
                 _import)
     p.add_argument("project")
     p.add_argument("input", type=Path)

@@ -8,6 +8,8 @@ Inputs (chosen by suffix):
   ``annotator``/``label_source``/``meta``), span JSONL as :func:`write_jsonl` writes it, or doccano
   JSONL (``label``: ``[[start, end, label], ...]``). Without ``tokens`` the text is tokenized with
   spaCy's English rules (no model) and each span covers the tokens it touches;
+* a ``gonerd build`` dataset directory or an ``hf`` export (``data/*.parquet`` or ``arrow/``): every
+  split's documents; the dataset has no text, so it becomes the words joined by a space;
 * ``.json``: a Label Studio export (tasks with ``data.text`` and ``annotations`` or ``predictions``
   of ``labels`` results), tokenized the same way;
 * anything else: CoNLL IOB2 (``-DOCSTART- <id> [<annotator>]`` per document, ``token tag`` lines, a
@@ -209,6 +211,36 @@ def read_conll_documents(path: Path) -> list[dict[str, Any]]:
     return docs
 
 
+def is_dataset_dir(path: Path) -> bool:
+    """Whether ``path`` is a ``gonerd build`` dataset directory or an ``hf`` export (shards or arrow copy)."""
+    from gonerd.dataset import ARROW_DIR, DATA_DIR
+
+    return path.is_dir() and ((path / DATA_DIR).is_dir()
+                              or any((d / "dataset_dict.json").is_file() for d in (path / ARROW_DIR, path)))
+
+
+def read_dataset(path: Path) -> list[dict[str, Any]]:
+    """Documents of a ``gonerd build`` dataset directory (every split, as :func:`gonerd.dataset.load_gonerd`
+    reads it). The dataset has words but no text: it becomes the words joined by a space."""
+    from gonerd.dataset import load_gonerd
+
+    docs = []
+    for split, ds in load_gonerd(path).items():
+        tag_name = ds.features["ner_tags"].feature.int2str
+        for row, example in enumerate(ds):
+            tokens = example["tokens"]
+            record = {"id": example["id"], "text": " ".join(tokens), "tokens": tokens,
+                      "whitespace": [" "] * (len(tokens) - 1) + [""] if tokens else []}
+            try:
+                spans = iob2_to_spans(tag_name(example["ner_tags"]))
+            except ValueError as e:
+                raise InputError(f"{split} split, document {example['id']!r}: {e}", str(path), offset=row,
+                                 field="ner_tags") from e
+            meta = {k: example[k] for k in ("url", "domain") if example[k] is not None}
+            docs.append(_document(record, spans, example["label_source"], meta))
+    return docs
+
+
 def read_corrected(base: str | Path, path: Path, annotator: str | None) -> list[dict[str, Any]]:
     """The labeled documents ``base`` with the corrections of ``path`` as their pre-labels."""
     import tempfile
@@ -231,6 +263,8 @@ def read_input(path: str | Path, base: str | Path | None = None, annotator: str 
         raise InputError("no such file or directory", str(path))
     if base is not None:
         docs = read_corrected(base, path, annotator)
+    elif is_dataset_dir(path):
+        docs = read_dataset(path)
     elif path.is_dir() or path.suffix == ".parquet":
         docs = read_parquet(path)
     elif path.suffix == ".jsonl":

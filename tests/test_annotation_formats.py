@@ -228,3 +228,22 @@ def test_hf_export_splits_as_build_does_with_a_build_config(parquet, tmp_path) -
         write_documents(docs, tmp_path / "file", "hf")
     with pytest.raises(InputError, match="hf format only"):
         write_documents(docs, tmp_path / "x.jsonl", "jsonl", BuildConfig())
+
+
+def test_hf_import_export_import_is_lossless(parquet, tmp_path) -> None:
+    from gonerd.config import BuildConfig
+    from gonerd.dataset import load_gonerd
+
+    store = adjudicated_store(tmp_path, read_input(parquet), "first")
+    first = write_documents(labeled_documents(store.project_work("p"), "final"), tmp_path / "first", "hf",
+                            BuildConfig(train=2, validation=0, test=1))
+    again = read_input(first)
+    assert [d["text"] for d in again] == [" ".join(d["tokens"]) for d in again]
+    second_store = Store(tmp_path / "second.db")
+    second_store.add_documents("p", again)
+    second = write_documents(labeled_documents(second_store.project_work("p"), "prelabels"), tmp_path / "second",
+                             "hf", BuildConfig(train=2, validation=0, test=1))
+    assert {s: ds.to_list() for s, ds in load_gonerd(first).items()} == \
+        {s: ds.to_list() for s, ds in load_gonerd(second).items()}
+    assert snapshot(read_input(second)) == snapshot(again)
+    assert read_input(first / "arrow") == again  # the arrow copy alone reads the same
