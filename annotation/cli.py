@@ -2,7 +2,7 @@
 
     gonerd annotate users add --db ann.db alice --role annotator --password-stdin < pw.txt
     gonerd annotate import --db ann.db doj runs/label/labeled.parquet --annotators alice,bob --k 2
-    gonerd annotate order --db ann.db doj --model runs/ner/model  # optional: least sure documents first
+    gonerd annotate order --db ann.db doj --model runs/ner/best   # optional: least sure documents first
     gonerd annotate order --db ann.db doj uncertainty.jsonl      # or scores computed elsewhere
     gonerd annotate serve --db ann.db --host 127.0.0.1 --port 8000
     gonerd annotate agreement --db ann.db doj --json agreement.json
