@@ -50,13 +50,10 @@ def ours(loaded, texts: list[str], max_length: int, stride: int, batch_size: int
     """Character spans per text from kd's windowed tagger (as ``gonerd kd predict`` runs it)."""
     import spacy
 
-    from kd.predict import InputDoc, document_record, predict_documents
+    from kd.predict import document_record, predict_documents, text_document
 
     nlp = spacy.blank("en")
-    docs = []
-    for i, text in enumerate(texts):
-        d = nlp(text)
-        docs.append(InputDoc(str(i), [t.text for t in d], [bool(t.whitespace_) for t in d]))
+    docs = [text_document(nlp, str(i), text) for i, text in enumerate(texts)]
     tags, _ = predict_documents(loaded, docs, max_length=max_length, stride=stride, batch_size=batch_size)
     return [{(s["start"], s["end"], s["label"]) for s in document_record(d, t, "")["spans"]} for d, t in zip(docs, tags)]
 

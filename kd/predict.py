@@ -2,9 +2,10 @@
 
 The input format is chosen by ``--input-format`` or the extension; content decides only when it
 is unambiguous (:func:`input_format`), so prose ending in "I-95" stays prose. Text is tokenised
-with spaCy's English tokenizer (the tokens ``gonerd label`` uses); output is JSONL with ``id``,
-``tokens``, ``spaces``, IOB2 ``ner_tags``, character ``spans`` and the model as ``label_source`` —
-or, with ``--format conll``, ``-DOCSTART- <id>`` and one ``token tag`` line per token.
+with spaCy's English tokenizer into words (the words ``gonerd label`` uses: no whitespace-only
+tokens); output is JSONL labeled-document records — ``id``, ``text``, ``tokens``, ``whitespace``
+(the text after each word), IOB2 ``ner_tags``, character ``spans`` and the model as
+``label_source`` — or, with ``--format conll``, ``-DOCSTART- <id>`` and one ``token tag`` line per word.
 """
 
 from __future__ import annotations
@@ -17,19 +18,25 @@ from typing import Iterator, Sequence
 
 from gonerd.conll import DOCSTART, iob1_to_iob2, read_conll
 from gonerd.errors import InputError
-from gonerd.label.merge import iob2_to_spans, token_offsets
+from gonerd.label.merge import iob2_to_spans, token_offsets, words
 from kd.config import portable_path
 from kd.model import LoadedModel, load_model, model_max_length, run_windows, tag_sequences
 
 
 @dataclass
 class InputDoc:
-    """One document to tag: tokens, their trailing-space flags and sentence starts (CoNLL only)."""
+    """One document to tag: its words, the text after each, leading whitespace, sentence starts (CoNLL only)."""
 
     id: str
     tokens: list[str]
-    spaces: list[bool]
+    whitespace: list[str]
+    lead: str = ""
     sentence_starts: list[int] | None = None
+
+    @property
+    def text(self) -> str:
+        """The document's text, rebuilt from its words."""
+        return self.lead + "".join(t + w for t, w in zip(self.tokens, self.whitespace))
 
 
 INPUT_FORMATS = ("text", "conll", "jsonl", "parquet")
@@ -39,9 +46,12 @@ CONLL_SUFFIXES = (".conll", ".iob", ".bio")
 _TAG = re.compile(r"O|[BI]-[A-Za-z][A-Za-z_]*")
 
 
-def _tokenize(nlp, text: str) -> tuple[list[str], list[bool]]:
+def text_document(nlp, doc_id: str, text: str) -> InputDoc:
+    """``text`` cut into words by ``nlp``'s tokenizer (whitespace-only tokens are not words)."""
     doc = nlp(text)
-    return [t.text for t in doc], [bool(t.whitespace_) for t in doc]
+    tokens, whitespace, _ = words([t.text for t in doc], [t.idx for t in doc], text)
+    lead = text[:len(text) - sum(len(t) + len(w) for t, w in zip(tokens, whitespace))]
+    return InputDoc(doc_id, tokens, whitespace, lead)
 
 
 def read_utf8(path: Path) -> str:
@@ -137,13 +147,13 @@ def read_inputs(path: str | Path, fmt: str | None = None) -> Iterator[InputDoc]:
         docs = read_conll(path)
         for i, doc in enumerate(docs):
             name = ids[i] if len(ids) == len(docs) and ids[i] else doc.id
-            yield InputDoc(name, doc.tokens, [True] * len(doc.tokens), doc.sentence_starts)
+            yield InputDoc(name, doc.tokens, [" "] * (len(doc.tokens) - 1) + [""], "", doc.sentence_starts)
         return
     if fmt == "text":
         text = read_utf8(path)
         if not text.strip():
             raise InputError("empty document (no text)", str(path), field="text")
-        yield InputDoc(path.stem, *_tokenize(nlp, text))
+        yield text_document(nlp, path.stem, text)
         return
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -160,7 +170,7 @@ def read_inputs(path: str | Path, fmt: str | None = None) -> Iterator[InputDoc]:
             raise InputError("empty document (no text)" if isinstance(text, str) or text is None
                              else f"text must be a string, not {type(text).__name__}", str(path), field="text",
                              **where)
-        yield InputDoc(str(rec.get("id") or f"{path.name}:{row}"), *_tokenize(nlp, text))
+        yield text_document(nlp, str(rec.get("id") or f"{path.name}:{row}"), text)
 
 
 def document_record(doc: InputDoc, tags: list[str], source: str) -> dict:
@@ -168,13 +178,13 @@ def document_record(doc: InputDoc, tags: list[str], source: str) -> dict:
 
     ``tags`` must be strict IOB2, as :func:`kd.model.tag_sequences` returns them.
     """
-    offsets = token_offsets(doc.tokens, doc.spaces)
+    text = doc.text
+    offsets = token_offsets(doc.tokens, doc.whitespace, start=len(doc.lead))
     spans = [{"start": offsets[s][0], "end": offsets[e - 1][1], "label": kind,
-              "text": " ".join(doc.tokens[s:e]) if doc.sentence_starts is not None
-              else "".join(t + (" " if sp else "") for t, sp in zip(doc.tokens[s:e], doc.spaces[s:e])).rstrip(),
-              "token_start": s, "token_end": e} for s, e, kind in iob2_to_spans(tags)]
-    return {"id": doc.id, "tokens": doc.tokens, "spaces": doc.spaces, "ner_tags": tags, "spans": spans,
-            "label_source": source}
+              "text": text[offsets[s][0]:offsets[e - 1][1]], "token_start": s, "token_end": e}
+             for s, e, kind in iob2_to_spans(tags)]
+    return {"id": doc.id, "text": text, "tokens": doc.tokens, "whitespace": doc.whitespace, "ner_tags": tags,
+            "spans": spans, "label_source": source}
 
 
 def predict_documents(loaded: LoadedModel, docs: list[InputDoc], *, max_length: int = 512, stride: int = 128,
@@ -203,16 +213,15 @@ def conll_lines(doc: InputDoc, tags: list[str]) -> Iterator[str]:
     """``-DOCSTART- <id>`` then ``token tag`` lines, a blank line after each sentence, as ``gonerd stats``
     and ``gonerd kd eval`` read them.
 
-    Sentences are the input's (CoNLL) or end at line breaks (text). Whitespace tokens are not
-    written (they are no CoNLL token); whitespace inside an id becomes ``_`` so the id stays one column.
+    Sentences are the input's (CoNLL) or end at line breaks (text); whitespace inside an id becomes
+    ``_`` so the id stays one column.
     """
     sentences: list[list[tuple[str, str]]] = [[]]
     starts = set(doc.sentence_starts or ())
     for i, (token, tag) in enumerate(zip(doc.tokens, tags)):
-        if sentences[-1] and (i in starts or (not token.strip() and "\n" in token)):
+        if sentences[-1] and (i in starts or "\n" in doc.whitespace[i - 1]):
             sentences.append([])
-        if token.strip():
-            sentences[-1].append((token, tag))
+        sentences[-1].append((token, tag))
     yield f"{DOCSTART} {'_'.join(doc.id.split())}"
     yield ""
     for sentence in filter(None, sentences):

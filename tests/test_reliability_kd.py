@@ -57,7 +57,8 @@ def test_text_that_ends_lines_with_tag_like_words_is_read_as_text(model, tmp_pat
     proc = predict(model, src, out)
     assert proc.returncode == 0, proc.stderr
     (rec,) = [json.loads(line) for line in out.read_text().splitlines()]
-    assert "".join(t + (" " if s else "") for t, s in zip(rec["tokens"], rec["spaces"])) == text
+    assert rec["text"] == text and "".join(t + w for t, w in zip(rec["tokens"], rec["whitespace"])) == text.lstrip()
+    assert all(t.strip() for t in rec["tokens"])
     assert rec["id"] == "notes"
 
 
