@@ -452,6 +452,7 @@ def _checkpoint(run: PretrainRun) -> None:
     """Save the resume state to ``last.new/``, then swap it in for ``last/`` (never a half-written ``last/``)."""
     accelerator, last, new = run.accelerator, run.out / "last", run.out / "last.new"
     accelerator.save_state(str(new))
+    accelerator.wait_for_everyone()  # every process has written its random states before the folder moves
     if run.main:
         (new / STATE_FILE).write_text(json.dumps(run.state))
         if last.exists():

@@ -209,7 +209,7 @@ def test_pretrain_runs_under_torchrun_with_two_processes(tiny, tmp_path):
            "--output-dir", str(tmp_path / "run"), "--set", "phases=[{max_length: 16, steps: 3, batch_size: 2}]",
            "--set", "eval_lengths=[16]", "--set", "save_every=2", "--set", "torch_threads=1", "--quiet"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[proc.stderr.find("Traceback"):][:4000]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     # each step: 2 processes x 2 sequences of 16 tokens, counted once
     assert summary["num_processes"] == 2 and summary["steps"] == 3 and summary["tokens"] == 3 * 64
