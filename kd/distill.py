@@ -1,4 +1,12 @@
-"""``gonerd kd distill --task ner``: train a token-classification student against a fine-tuned teacher.
+"""``gonerd kd distill``: train a smaller student against a teacher.
+
+``--task mlm`` (:func:`distill_mlm`) is the paper's Convert-Then-Distill: a half-depth copy of a
+(converted, MLM-pretrained) teacher trained on a packed corpus in the loop of ``gonerd kd pretrain``
+with α·MLM + β·T²·KL(teacher‖student) + γ·(1 − cos) of the last hidden states
+(:func:`kd.losses.mlm_distillation_loss`).
+
+``--task ner`` (:func:`distill_ner`) trains a token-classification student against a fine-tuned
+teacher.
 
 The student trains in the very loop of ``gonerd kd train-ner`` (same windows, batches, seeds,
 logging, resume, ``accelerate``); only the loss differs (:mod:`kd.losses`): at every scored
@@ -13,12 +21,13 @@ with those layers (:func:`kd.student.init_student`; ``[0, 2, 4]`` of a 6-layer t
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
 from gonerd.errors import ConfigError, InputError
-from kd.config import NerDistillConfig
-from kd.losses import LossTerms, distillation_loss
+from kd.config import MlmDistillConfig, NerDistillConfig
+from kd.losses import LossTerms, distillation_loss, mlm_distillation_loss
 from kd.model import LoadedModel, load_model, load_tokenizer, resolve_model_path
 
 
@@ -83,3 +92,55 @@ def distill_ner(cfg: NerDistillConfig, *, progress: bool = True) -> dict[str, An
         check_compatible(teacher, cfg.model)
     objective = TeacherObjective(teacher if cfg.loss != "ce" else None, cfg.loss, cfg.lam, cfg.temperature)
     return train_ner(cfg, progress=progress, objective=objective, name="distill")
+
+
+class MlmDistillObjective:
+    """Convert-Then-Distill's loss of a masked batch, with the frozen teacher's logits and hidden states."""
+
+    def __init__(self, teacher, *, alpha: float, beta: float, gamma: float, temperature: float) -> None:
+        self.teacher = teacher.eval()
+        self.weights = {"alpha": alpha, "beta": beta, "gamma": gamma, "temperature": temperature}
+
+    def prepare(self, accelerator) -> None:
+        """Put the teacher on the accelerator's device, frozen."""
+        self.teacher.to(accelerator.device)
+        self.teacher.requires_grad_(False)
+
+    def __call__(self, model, batch: dict[str, Any]) -> LossTerms:
+        """The loss and its terms (``mlm``, ``kl``, ``cosine``) for one masked batch."""
+        import torch
+
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        length = batch["input_ids"].shape[1]
+        student = model(**inputs, output_hidden_states=True)
+        with torch.no_grad():
+            teacher = self.teacher(**inputs, output_hidden_states=True)
+        # Some attentions pad inside the model (Longformer to its window); compare the input positions only.
+        return mlm_distillation_loss(student.logits[:, :length], teacher.logits[:, :length], batch["labels"],
+                                     student.hidden_states[-1][:, :length], teacher.hidden_states[-1][:, :length],
+                                     batch["attention_mask"], **self.weights)
+
+
+def distill_mlm(cfg: MlmDistillConfig, *, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+    """Distil ``cfg.teacher`` into a student of its every other layer (or ``cfg.student_layers``) on
+    ``cfg.corpus``; outputs and resuming are those of :func:`kd.pretrain.pretrain` (``model/`` is the student)."""
+    from kd.pretrain import load_mlm_model, pretrain
+    from kd.student import init_student
+
+    if not cfg.teacher:
+        raise ConfigError("distill --task mlm needs a teacher (--teacher)")
+    if min(cfg.alpha, cfg.beta, cfg.gamma) < 0 or cfg.temperature <= 0:
+        raise ConfigError(f"alpha, beta, gamma must be >= 0 and temperature > 0, got {cfg.alpha}, {cfg.beta}, "
+                          f"{cfg.gamma}, {cfg.temperature}")
+    teacher = load_mlm_model(cfg.teacher)
+    if teacher.fresh:
+        # An untrained head makes the KL term distil noise: pretrain the teacher first (gonerd kd pretrain).
+        print(f"kd distill: note: the teacher's MLM head is untrained ({', '.join(teacher.fresh)}); "
+              "its logits carry no knowledge until it is pretrained", file=sys.stderr)
+    init = Path(cfg.output_dir) / "init"
+    if not (init / "config.json").is_file():
+        init_student(teacher.path, init, cfg.student_layers or None)
+    cfg = dataclasses.replace(cfg, model=str(init))
+    objective = MlmDistillObjective(teacher.model, alpha=cfg.alpha, beta=cfg.beta, gamma=cfg.gamma,
+                                    temperature=cfg.temperature)
+    return pretrain(cfg, progress=progress, objective=objective, name="distill", stop_after=stop_after)

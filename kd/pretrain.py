@@ -38,7 +38,7 @@ from kd.losses import LossTerms
 from kd.masking import MaskingScheme, mask_tokens, scheme_for, step_generator
 from kd.model import load_tokenizer, resolve_model_path
 from kd.record import run_record, write_record
-from kd.train import Objective, TrainRun, _optimizer
+from kd.train import Objective, TrainRun, adamw, training_step
 
 STATE_FILE = "kd_state.json"
 # The settings a resumed run may change; every other one (a subclass's too, e.g. a teacher) decides the
@@ -286,7 +286,7 @@ def _setup(cfg: MlmPretrainConfig, objective: Objective, name: str) -> PretrainR
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
     _check_same_run(cfg, out)
-    model, optimizer = accelerator.prepare(loaded.model, _optimizer(loaded.model, cfg))
+    model, optimizer = accelerator.prepare(loaded.model, adamw(loaded.model, cfg))
     total_steps = sum(p.steps for p in cfg.phases)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     accelerator.register_for_checkpointing(scheduler)
@@ -372,13 +372,7 @@ def _train_step(run: PretrainRun, window: dict[str, Any]) -> None:
     batch = {k: v[rank * phase.batch_size:(rank + 1) * phase.batch_size].to(accelerator.device)
              for k, v in full.items()}
     run.model.train()
-    out = run.objective(run.model, batch)
-    accelerator.backward(out.loss)
-    if cfg.max_grad_norm:
-        accelerator.clip_grad_norm_(run.model.parameters(), cfg.max_grad_norm)
-    run.optimizer.step()
-    run.scheduler.step()
-    run.optimizer.zero_grad()
+    out = training_step(accelerator, run.model, run.optimizer, run.scheduler, run.objective, batch, cfg.max_grad_norm)
     state["step"] += 1
     state["tokens"] += int(full["attention_mask"].sum())
     state["phase"] = index

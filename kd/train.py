@@ -194,7 +194,7 @@ def _setup(cfg: NerTrainConfig, objective: Objective) -> TrainRun:
     batches = LengthGroupedBatches([len(f["input_ids"]) for f in feats], cfg.batch_size, cfg.seed,
                                    group=cfg.length_group)
     loader = torch.utils.data.DataLoader(feats, batch_sampler=batches, collate_fn=lambda b: collate(b, pad_id))
-    model, optimizer, loader = accelerator.prepare(loaded.model, _optimizer(loaded.model, cfg), loader)
+    model, optimizer, loader = accelerator.prepare(loaded.model, adamw(loaded.model, cfg), loader)
     total_steps = max(1, math.ceil(cfg.epochs * len(loader)))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     accelerator.register_for_checkpointing(scheduler)
@@ -228,8 +228,21 @@ def _load_data(cfg: NerTrainConfig, loaded: LoadedModel, accelerator) -> tuple[l
                         "n_truncated_train": n_truncated}
 
 
-def _optimizer(model, cfg: NerTrainConfig):
-    """AdamW with weight decay on every weight except biases and normalisation weights."""
+def training_step(accelerator, model, optimizer, scheduler, objective: Objective, batch: dict[str, Any],
+                  max_grad_norm: float | None) -> LossTerms:
+    """One optimiser step on ``batch``: the loss by ``objective``, backward, clipping, step, schedule."""
+    out = objective(model, batch)
+    accelerator.backward(out.loss)
+    if max_grad_norm:
+        accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad()
+    return out
+
+
+def adamw(model, cfg) -> Any:
+    """AdamW at ``cfg.learning_rate``, ``cfg.weight_decay`` on every weight except biases and norm weights."""
     import torch
 
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
@@ -260,16 +273,10 @@ def _train_epoch(run: TrainRun, epoch: int, bar) -> None:
     for batch in run.loader:
         if state["step"] >= run.total_steps:
             break
-        out = run.objective(run.model, batch)
-        loss = out.loss
-        accelerator.backward(loss)
-        if cfg.max_grad_norm:
-            accelerator.clip_grad_norm_(run.model.parameters(), cfg.max_grad_norm)
-        run.optimizer.step()
-        run.scheduler.step()
-        run.optimizer.zero_grad()
+        out = training_step(accelerator, run.model, run.optimizer, run.scheduler, run.objective, batch,
+                            cfg.max_grad_norm)
         state["step"] += 1
-        run_loss += loss.item()
+        run_loss += out.loss.item()
         run_terms.update(out.terms)
         run_n += 1
         bar.update(1)
