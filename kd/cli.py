@@ -1,5 +1,6 @@
-"""``gonerd kd``: NER fine-tuning (``train-ner``), scoring (``eval``), prediction (``predict``) and
-efficient-attention conversion (``convert``)."""
+"""``gonerd kd``: efficient-attention conversion (``convert``), MLM corpus and pretraining (``corpus``,
+``pretrain``), distillation (``distill``), NER fine-tuning (``train-ner``), scoring (``eval``),
+prediction (``predict``) and the speed/memory table (``bench``)."""
 
 from __future__ import annotations
 
@@ -160,8 +161,9 @@ def _training_arguments(p: argparse.ArgumentParser, config_class: str, model_fla
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``kd`` and its subcommands ``train-ner``, ``eval``, ``predict`` and ``convert``."""
-    kd = subparsers.add_parser("kd", help="efficient NER students: train-ner, eval, predict, convert")
+    """Add ``kd`` and its subcommands (see the module docstring)."""
+    kd = subparsers.add_parser("kd", help="efficient NER students: convert, corpus, pretrain, distill, train-ner, "
+                                          "eval, predict, bench")
     sub = kd.add_subparsers(dest="kd_command", required=True, metavar="KD_COMMAND")
 
     p = sub.add_parser("train-ner", help="fine-tune a token-classification model (accelerate; seeded)")
