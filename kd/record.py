@@ -34,6 +34,10 @@ def git_commit(where: Path | None = None) -> dict[str, Any] | None:
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
+# The commit of the code this process imported (a long run's checkout may move on before it ends).
+CODE_COMMIT = git_commit()
+
+
 def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str | None]:
     """Installed version of each distribution (``None`` where it is not installed)."""
     out: dict[str, str | None] = {}
@@ -75,7 +79,7 @@ def run_record(name: str, config: Any, summary: dict[str, Any], metrics_path: Pa
         "name": name,
         "command": " ".join([Path(sys.argv[0]).name, *args]),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git": git_commit(),
+        "git": CODE_COMMIT,
         "config": dataclasses.asdict(config),
         "machine": machine(num_processes),
         "versions": library_versions(),

@@ -55,6 +55,10 @@ def test_run_record_is_written_by_the_command(trained, tmp_path):
     assert [r["epoch"] for r in record["dev_by_epoch"]] == list(range(1, 13))
     assert max(r["f1"]["ALL"] for r in record["dev_by_epoch"]) == round(summary["best_dev_f1"], 4)
     assert len(record["git"]["commit"]) == 40 and record["versions"]["torch"].startswith("2.13.0")
+    from kd.record import CODE_COMMIT, git_commit
+
+    assert record["git"] == CODE_COMMIT  # the code the run imported, whatever HEAD is when it ends
+    assert CODE_COMMIT["commit"] == git_commit()["commit"]
     assert record["machine"]["num_processes"] == 1 and record["machine"]["cpu_count"] >= 1
     again = run_record("x", cfg, summary, tmp_path / "missing.jsonl", argv=["kd", "train-ner"])
     assert again["dev_by_epoch"] == [] and again["command"].endswith("kd train-ner")
