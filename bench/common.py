@@ -61,3 +61,12 @@ def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+
+
+def gonerd(*args: str) -> None:
+    """Run one ``gonerd`` command in this interpreter's environment, echoed; exit the script if it fails."""
+    import subprocess
+
+    print("$ gonerd " + " ".join(args), flush=True)
+    if subprocess.run([sys.executable, "-m", "gonerd.cli", *args]).returncode != 0:
+        sys.exit(f"failed: gonerd {' '.join(args)}")

@@ -14,21 +14,15 @@ Runs through the CLI, skipping the training when its run record exists (so it re
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
+
+from common import gonerd
 
 from gonerd.config import data_root
 
 RESULTS = "bench/results"
 RUN = "runs/conll_minilm_3ep"
-
-
-def gonerd(*args: str) -> None:
-    """Run one ``gonerd`` command in this interpreter's environment; stop the script if it fails."""
-    print("$ gonerd " + " ".join(args), flush=True)
-    if subprocess.run([sys.executable, "-m", "gonerd.cli", *args]).returncode != 0:
-        sys.exit(f"failed: gonerd {' '.join(args)}")
 
 
 def main() -> int:

@@ -19,9 +19,10 @@ writes its own run record (``bench/results/kd_*_run.json``).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
+
+from common import gonerd
 
 RESULTS = "bench/results"
 CONLL_RUN, LSG_MODEL = "runs/conll_minilm_3ep", "runs/conll_minilm_lsg4096"
@@ -30,13 +31,6 @@ TRAININGS = (("kd_conll_minilm_3ep", CONLL_RUN), ("kd_gonerd_minilm", "runs/gone
 MODELS = ((CONLL_RUN, "MiniLM, CoNLL-2003 only"), ("runs/gonerd_minilm", "MiniLM, GONERD only"),
           ("runs/gonerd_conll_minilm", "MiniLM, CoNLL → GONERD (512 windows)"),
           ("runs/gonerd_lsg_minilm", "LSG-MiniLM, CoNLL → GONERD (whole documents)"))
-
-
-def gonerd(*args: str) -> None:
-    """Run one ``gonerd`` command in this interpreter's environment; stop the script if it fails."""
-    print("$ gonerd " + " ".join(args), flush=True)
-    if subprocess.run([sys.executable, "-m", "gonerd.cli", *args]).returncode != 0:
-        sys.exit(f"failed: gonerd {' '.join(args)}")
 
 
 def main() -> int:
