@@ -66,7 +66,7 @@ def measure(path: str, length: int, batch_size: int = 1, repeat: int = 5, thread
     from transformers import AutoModel
 
     import kd.lsg  # noqa: F401  (registers lsg_bert)
-    from kd.model import full_attention_note, resolve_model_path
+    from kd.model import full_attention_note, position_limit, resolve_model_path
 
     torch.set_num_threads(threads)
     cuda = torch.cuda.is_available()
@@ -77,11 +77,10 @@ def measure(path: str, length: int, batch_size: int = 1, repeat: int = 5, thread
         patch_nystromformer(model)
     if model.config.model_type == "big_bird" and length > 704:
         model.set_attention_type("block_sparse")  # it stays in full mode once a short input switched it
-    offset = 2 if model.config.model_type in ("longformer", "nystromformer") else 0
     if model.config.model_type == "bert":
         _extend_positions(model, length)
-    if model.config.max_position_embeddings - offset < length:
-        return {"skipped": f"the model has {model.config.max_position_embeddings - offset} positions"}
+    if position_limit(model.config) < length:
+        return {"skipped": f"the model has {position_limit(model.config)} positions"}
     device = torch.device("cuda" if cuda else "cpu")
     model.to(device)
     gen = torch.Generator().manual_seed(0)

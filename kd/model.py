@@ -110,6 +110,18 @@ def model_max_length(loaded: LoadedModel) -> int:
     return int(getattr(loaded.model.config, "max_position_embeddings", 512))
 
 
+# RoBERTa-style models number positions from the pad id + 1, so they hold fewer positions than they store.
+OFFSET_POSITIONS = ("roberta", "longformer", "xlm-roberta")
+
+
+def position_limit(config) -> int:
+    """The longest input, in tokens, that the model's position embeddings cover."""
+    n = int(config.max_position_embeddings)
+    if config.model_type in OFFSET_POSITIONS:
+        return n - int(config.pad_token_id if config.pad_token_id is not None else 1) - 1
+    return n
+
+
 def full_attention_note(config, max_length: int) -> str | None:
     """A warning when every ``max_length`` window makes an efficient-attention model run full
     attention (so the efficient path is neither trained nor measured); ``None`` otherwise."""

@@ -36,7 +36,7 @@ from kd.corpus import (SpecialIds, model_name, read_corpus_info, read_sequences,
                        vocab_fingerprint)
 from kd.losses import LossTerms
 from kd.masking import MaskingScheme, mask_tokens, scheme_for, step_generator
-from kd.model import load_tokenizer, resolve_model_path
+from kd.model import load_tokenizer, position_limit, resolve_model_path
 from kd.record import run_record, write_record
 from kd.train import Objective, TrainRun, adamw, training_step
 
@@ -45,8 +45,6 @@ STATE_FILE = "kd_state.json"
 # steps' batches, masks or updates and must stay as the run started.
 MAY_CHANGE_ON_RESUME = ("output_dir", "log_every", "save_every", "eval_every", "eval_lengths", "eval_sequences",
                         "eval_batch_size", "torch_threads", "record")
-# RoBERTa-style models offset positions by the pad id + 1, so they hold two positions fewer than they store.
-OFFSET_POSITIONS = ("roberta", "longformer", "xlm-roberta")
 
 
 def say(accelerator, message: str) -> None:
@@ -127,12 +125,6 @@ def init_fresh(model, names: list[str]) -> None:
                 p.fill_(1.0)
             else:
                 p.normal_(0.0, std)
-
-
-def position_limit(config) -> int:
-    """The longest input the model's position embeddings cover, in tokens."""
-    n = int(config.max_position_embeddings)
-    return n - 2 if config.model_type in OFFSET_POSITIONS else n
 
 
 def phase_at(cfg: MlmPretrainConfig, step: int) -> tuple[int, int]:

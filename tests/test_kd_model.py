@@ -57,3 +57,14 @@ def test_full_attention_note_names_models_whose_windows_skip_the_efficient_path(
     assert full_attention_note(NystromformerConfig(num_landmarks=64, segment_means_seq_len=512), 64)
     assert full_attention_note(NystromformerConfig(num_landmarks=64, segment_means_seq_len=512), 128) is None
     assert full_attention_note(BertConfig(), 128) is None
+
+
+def test_position_limit_counts_the_positions_an_input_may_use():
+    from transformers import BertConfig, LongformerConfig, NystromformerConfig
+
+    from kd.model import position_limit
+
+    assert position_limit(BertConfig(max_position_embeddings=64)) == 64
+    assert position_limit(LongformerConfig(max_position_embeddings=66, pad_token_id=1)) == 64  # RoBERTa layout
+    assert position_limit(LongformerConfig(max_position_embeddings=4097, pad_token_id=0)) == 4096  # converted BERT
+    assert position_limit(NystromformerConfig(max_position_embeddings=4096)) == 4096  # its table holds 2 more
