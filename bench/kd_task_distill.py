@@ -111,8 +111,8 @@ def main() -> int:
     for loss, temperature in ROWS:
         # λ weighs the gold CE against the teacher term; plain CE has none to choose.
         grid = [1.0] if loss == "ce" else args.lambdas
-        chosen = {lam: scores(run_student(args, loss, temperature, lam, 0), dev, args.threads)["testa"]["ALL"]["f1"]
-                  for lam in grid}
+        chosen = {lam: scores(run_student(args, loss, temperature, lam, 0) / "best", dev, args.threads)["testa"]
+                  ["ALL"]["f1"] for lam in grid}
         lam = max(chosen, key=chosen.get)
         row = {"row": f"{loss} (T={temperature:g})" if loss == "hinton" else loss, "loss": loss,
                "temperature": temperature, "lam": lam, "testa_by_lambda": chosen, "testb": [], "conllpp": [],
