@@ -252,5 +252,13 @@ class LabelConfig:
     # spaCy's spans often open with an article ("the FBI"); GONERD and CoNLL leave it outside.
     strip_articles: bool = True
     misc_rules: bool = True
+    # Phone numbers (libphonenumber's PhoneNumberMatcher): numbers without a "+" country code are read
+    # as numbers of ``phone_region``, then of each of ``phone_other_regions`` (CLDR region codes);
+    # ``phone_leniency`` is a phonenumbers.Leniency name: POSSIBLE, VALID, STRICT_GROUPING, EXACT_GROUPING.
+    phone_region: str = "US"
+    phone_other_regions: list[str] = field(default_factory=lambda: ["GB"])
+    phone_leniency: str = "VALID"
+    # Postal addresses (pyap): the country whose address formats are searched (pyap: US, CA, GB).
+    address_country: str = "US"
     sentence_starts: bool = True
     batch_size: int = _positive(32)
