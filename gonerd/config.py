@@ -21,6 +21,9 @@ import yaml
 from gonerd.errors import ConfigError
 
 DATA_ROOT_VAR = "GONERD_DATA"
+# How a stage's work is run (gonerd.pipeline.executor); never what it produces.
+EXECUTORS = ("local", "ray")
+RUN_SETTINGS = ("workers", "executor", "ray_address")
 # Only meaningful in a repository checkout; an installed package has no such sibling folder.
 CHECKOUT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -135,6 +138,8 @@ class PipelineConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     shard_size: int = _positive(16)
     workers: int = _positive(1)
+    executor: str = "local"  # or "ray": the same stage code as Ray tasks on the cluster at ray_address
+    ray_address: str | None = None  # None: start a local Ray instance; "auto": the one `ray start` began
 
 
 def _check(value: Any, tp: Any, where: str) -> Any:
@@ -184,6 +189,8 @@ def _check_together(obj: Any, where: str) -> None:
         raise ConfigError(f"{where}.domain_shares: shares sum to {sum(obj.domain_shares.values()):g}, must be ≤ 1")
     if isinstance(obj, FilterConfig) and None not in (obj.min_tokens, obj.max_tokens) and obj.max_tokens < obj.min_tokens:
         raise ConfigError(f"{where}.max_tokens: {obj.max_tokens} is below min_tokens {obj.min_tokens}")
+    if getattr(obj, "executor", EXECUTORS[0]) not in EXECUTORS:
+        raise ConfigError(f"{where}.executor: expected one of {', '.join(EXECUTORS)}, got {obj.executor!r}")
     if isinstance(obj, BuildConfig) and obj.train + obj.validation + obj.test <= 0:
         raise ConfigError(f"{where}: train + validation + test must be > 0")
 
@@ -262,3 +269,6 @@ class LabelConfig:
     address_country: str = "US"
     sentence_starts: bool = True
     batch_size: int = _positive(32)
+    workers: int = _positive(1)
+    executor: str = "local"
+    ray_address: str | None = None
