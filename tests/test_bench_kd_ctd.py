@@ -1,0 +1,109 @@
+"""The Convert-Then-Distill driver (bench/kd_ctd.py): its committed configs, smoke budgets and result tables."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from gonerd.commands.options import parse_overrides
+from gonerd.config import load_config, with_overrides
+from kd.config import MlmDistillConfig, MlmPretrainConfig, NerTrainConfig, resolve_paths
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+import kd_ctd  # noqa: E402  (a script folder, not a package)
+
+CONFIGS = REPO / kd_ctd.CONFIGS
+CLASSES = {"ctd_pretrain": MlmPretrainConfig, "ctd_distill": MlmDistillConfig, "ctd_conll": NerTrainConfig,
+           "ctd_gonerd": NerTrainConfig}
+
+
+def _load(stem: str):
+    return load_config(CONFIGS / f"{stem}.toml", CLASSES[stem])
+
+
+def test_every_committed_config_loads_and_names_no_machine_path(monkeypatch):
+    monkeypatch.setenv("GONERD_DATA", "DATA")
+    assert sorted(p.stem for p in CONFIGS.glob("ctd_*.toml")) == sorted(CLASSES)
+    for stem in CLASSES:
+        assert '= "/' not in (CONFIGS / f"{stem}.toml").read_text(encoding="utf-8"), stem
+    for stem in ("ctd_conll", "ctd_gonerd"):
+        cfg = resolve_paths(_load(stem))
+        assert not any(Path(v).is_absolute() for v in (cfg.data.train, cfg.data.dev)), stem
+
+
+def test_teachers_and_students_get_one_token_budget():
+    pretrain, distill = _load("ctd_pretrain"), _load("ctd_distill")
+    assert (pretrain.phases, pretrain.max_tokens) == (distill.phases, distill.max_tokens)
+    assert pretrain.max_tokens == sum(p.steps * p.batch_size * p.max_length for p in pretrain.phases)
+    assert [p.max_length for p in pretrain.phases] == [512, 4096]
+    assert (distill.alpha, distill.beta, distill.gamma, distill.temperature) == (2.0, 5.0, 1.0, 2.0)
+    kd_ctd.check_same_budget(CONFIGS / "ctd_pretrain.toml", CONFIGS / "ctd_distill.toml")  # does not exit
+
+
+def test_a_different_distillation_budget_is_refused(tmp_path):
+    text = (CONFIGS / "ctd_distill.toml").read_text(encoding="utf-8")
+    changed = tmp_path / "distill.toml"
+    changed.write_text(text.replace("max_tokens = 1310720", "max_tokens = 1000"), encoding="utf-8")
+    with pytest.raises(SystemExit, match="differ in phases or max_tokens"):
+        kd_ctd.check_same_budget(CONFIGS / "ctd_pretrain.toml", changed)
+
+
+def test_conll_recipe_is_the_recorded_minilm_one_for_one_epoch():
+    reference = load_config(REPO / "bench" / "results" / "kd_conll_minilm_3ep.toml", NerTrainConfig)
+    ours = _load("ctd_conll")
+    same = ("data", "max_length", "stride", "batch_size", "learning_rate", "warmup_ratio", "weight_decay", "seed")
+    assert all(getattr(ours, k) == getattr(reference, k) for k in same)
+    assert ours.epochs == 1.0
+
+
+@pytest.mark.parametrize("kind,stem", [("mlm", "ctd_pretrain"), ("mlm", "ctd_distill"), ("conll", "ctd_conll"),
+                                       ("gonerd", "ctd_gonerd")])
+def test_smoke_budgets_are_valid_settings_and_smaller(kind, stem):
+    args = kd_ctd.SMOKE.sets(kind)
+    assert kd_ctd.REAL.sets(kind) == [] and args[::2] == ["--set"] * (len(args) // 2)
+    cfg = with_overrides(_load(stem), parse_overrides(args[1::2]))
+    if kind == "mlm":
+        assert sum(p.steps for p in cfg.phases) < sum(p.steps for p in _load(stem).phases)
+    else:
+        assert cfg.data.max_train_examples and cfg.data.max_train_examples <= 200
+
+
+def _report(f1: dict[str, dict[str, float]]) -> dict:
+    """A ``kd eval`` report (the NER-metrics contract) of models with these ALL F1 per split."""
+    return {"models": [{"model": name, "splits": {s: {t: {"precision": v, "recall": v, "f1": v, "support": 10}
+                                                      for t in ("PER", "ORG", "LOC", "MISC", "ALL")}
+                                                  for s, v in splits.items()}} for name, splits in f1.items()]}
+
+
+def _record(seconds: float, heldout: dict[str, float]) -> dict:
+    return {"git": None, "train": {"steps": 5, "tokens": 5120, "stopped_by": "steps", "train_seconds": seconds,
+                                   "heldout": {n: {"loss": v} for n, v in heldout.items()},
+                                   "train_examples": 200, "best_dev_f1": 0.5}}
+
+
+def test_tables_are_assembled_from_records_with_retention_against_the_own_teacher(tmp_path):
+    layout = kd_ctd.Layout(tmp_path / "runs", tmp_path / "records", tmp_path / "results", smoke=True)
+    layout.records.mkdir()
+    scores = {"lsg teacher": {"testb": 0.80, "conllpp": 0.82}, "lsg student": {"testb": 0.76, "conllpp": 0.82},
+              "lsg control": {"testb": 0.40}}
+    layout.scores("lsg", "conll").write_text(json.dumps(_report(scores)))
+    for stage, loss in (("pretrain", 7.5), ("distill", 6.0)):
+        layout.record("lsg", stage).write_text(json.dumps(_record(120.0, {"512": loss, "4096": loss + 1})))
+        metrics = layout.out("lsg", stage) / "metrics.jsonl"
+        metrics.parent.mkdir(parents=True)
+        metrics.write_text(json.dumps({"step": 0, "heldout": {"512": {"loss": 10.5}}}) + "\n")
+    layout.record("lsg", "conll_student").write_text(json.dumps(_record(90.0, {})))
+    result = kd_ctd.collect(layout, "lsg")
+    models = result["models"]
+    assert models["student"]["retention"] == pytest.approx({"testb": 0.95, "conllpp": 1.0})
+    assert models["control"]["retention"] == pytest.approx({"testb": 0.5})
+    assert models["teacher"]["scores"]["gonerd"] is None and models["teacher"]["fine_tune"]["conll"] is None
+    assert result["mlm"]["pretrain"]["heldout_loss_start"] == {"512": 10.5}
+    assert result["mlm"]["distill"]["heldout_loss_end"] == {"512": 6.0, "4096": 7.0}
+    table = kd_ctd.markdown({"lsg": result})
+    assert "| ↳ student (distilled) | 76.0 | 76.0 | 76.0 | 76.0 | 76.0 | 95.0 | 82.0 | 100.0 | – | – | 1.5 / – |" in table
+    assert "| lsg | pretrain | 5 | 5,120 | 10.500 → 7.500 | – → 8.500 | 2.0 |" in table
