@@ -44,7 +44,7 @@ def build_labelers(nlp: spacy.language.Language, config: LabelConfig, ner: Label
     if config.ner_model is not None and ner is None:
         raise ConfigError(f"ner_model {config.ner_model!r} is set but no labeler was built for it "
                           "(`gonerd label --ner-model` builds one)")
-    labelers: list[Labeler] = [MiscRules(nlp.vocab)] if config.misc_rules else []
+    labelers: list[Labeler] = [MiscRules(nlp, config)] if config.misc_rules else []
     labelers.append(ner if ner is not None else SpacyNer(nlp, config.entity_map, strip_articles=config.strip_articles))
     return labelers
 

@@ -1,0 +1,160 @@
+"""Postal addresses: detected by ``pyap``'s address patterns, checked and trimmed with ``usaddress``.
+
+The span is the whole postal address the text gives — house number (or P.O. Box) through street,
+suite or floor, city, state/region and postcode — also across a line break; when the text gives the
+street part only ("of 1909 Jolinda Drive."), that is the span.
+
+1. Detection: pyap's street pattern (``full_street`` of ``pyap.source_<COUNTRY>.data``: a house
+   number, a street name, a USPS street type, then optional direction, floor, building, suite) is
+   searched in a copy of the text whose whitespace runs are single spaces, so a line break inside
+   an address does not stop it; offsets are mapped back to the text.
+2. Check and trim: the candidate and the next few words are tagged by ``usaddress`` (a CRF trained on
+   US addresses). The address is the longest run of address components in their postal order that
+   opens with a house number or a P.O. Box and has a street type or a box; a trailing city is kept
+   only with a state that pyap's state pattern accepts (and an optional ZIP code) after it — otherwise
+   "…Place, Harris said" would make "Harris" a city.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from gonerd.errors import ConfigError
+
+if TYPE_CHECKING:
+    import spacy.tokens
+
+# usaddress components in postal order; a component may repeat but the order may not go back.
+_ORDER = {
+    "AddressNumberPrefix": 0, "AddressNumber": 0, "AddressNumberSuffix": 0,
+    "USPSBoxType": 0, "USPSBoxID": 0, "USPSBoxGroupType": 0, "USPSBoxGroupID": 0,
+    "StreetNamePreModifier": 1, "StreetNamePreDirectional": 1, "StreetNamePreType": 1, "StreetName": 1,
+    "StreetNamePostType": 2, "StreetNamePostDirectional": 3, "StreetNamePostModifier": 3,
+    "SubaddressType": 4, "SubaddressIdentifier": 4, "OccupancyType": 4, "OccupancyIdentifier": 4,
+    "BuildingName": 4,
+    "PlaceName": 5, "StateName": 6, "ZipCode": 7,
+}
+_PLACE = 5  # components from this stage on are the city, state and postcode
+_TAIL = 80  # characters after a candidate that may hold its city, state and postcode
+
+
+def _flex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.VERBOSE | re.UNICODE)
+
+
+class AddressFinder:
+    """Token spans of postal addresses in a spaCy ``Doc`` (pyap detects, usaddress checks)."""
+
+    def __init__(self, country: str = "US") -> None:
+        import importlib
+
+        try:
+            data = importlib.import_module(f"pyap.source_{country.upper()}.data")
+        except ImportError as e:
+            raise ConfigError(f"address_country {country!r}: pyap has address patterns for US, CA and GB only") from e
+        self.country = country.upper()
+        self._street = _flex(data.full_street)
+        self._street_types = {t.lower() for t in data.street_type_list}
+        self._state = _flex(data.region1.replace("(?P<region1>", "(?:"))
+
+    def char_spans(self, text: str) -> list[tuple[int, int]]:
+        """Non-overlapping ``(start, end)`` character spans of addresses in ``text``, in order."""
+        flat, where = _single_spaced(text)
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        while (m := self._street.search(flat, pos)) is not None:
+            # an address opens a word: not the "8" of "QGIS 2.8"
+            opens_word = m.start() == 0 or flat[m.start() - 1] in " ,;:(\"“"
+            span = self._checked(flat, m.start()) if opens_word else None
+            if span is None:
+                pos = m.start() + 1
+                continue
+            spans.append((where[span[0]], where[span[1] - 1] + 1))
+            pos = span[1]
+        return spans
+
+    def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int]]:
+        """Token spans ``[start, end)`` of addresses, snapped inward to token boundaries."""
+        from gonerd.label.rules import snap
+
+        if not any(t.is_digit for t in doc):  # every address has a house number or a box number
+            return []
+        return [s for s in (snap(doc, a, b) for a, b in self.char_spans(doc.text)) if s is not None]
+
+    def _checked(self, flat: str, start: int) -> tuple[int, int] | None:
+        """The address that opens at ``flat[start]`` by usaddress's components, or ``None``."""
+        import usaddress
+
+        window = flat[start:start + 150]
+        try:
+            tagged = usaddress.parse(window)
+        except Exception:  # noqa: BLE001 — usaddress raises bare errors on odd input; then it is no address
+            return None
+        if not tagged or not (tagged[0][1] == "USPSBoxType" or tagged[0][1] == "AddressNumber"
+                              and tagged[0][0][:1].isdigit()):
+            return None
+        ends, labels, stage, pos = [], [], 0, 0
+        for token, label in tagged:
+            order = _ORDER.get(label)
+            if order is None or order < stage:
+                break
+            pos = window.index(token, pos) + len(token)
+            ends.append(pos)
+            labels.append(label)
+            stage = order
+            if token.endswith((".", ";")) and not _abbreviation(token) or label == "ZipCode":
+                break  # a sentence ends here, or the address does
+        if not {"StreetNamePostType", "USPSBoxID", "StreetNamePreType"} & set(labels):
+            return None
+        types = [t.rstrip(".,") for t, label in tagged[:len(labels)] if label == "StreetNamePostType"]
+        if not all(t.lower() in self._street_types for t in types):
+            return None  # a USPS street type, by pyap's list
+        names = [t for t, label in tagged[:len(labels)] if label == "StreetName"]
+        if not all(n[:1].isupper() or n[:1].isdigit() for n in names):
+            return None  # "90 per cent", "500 strandings and is": street names are capitalised
+        keep = _street_and_place(labels, [window[:e] for e in ends], self._state)
+        if keep == 0:
+            return None
+        end = ends[keep - 1]
+        while end > 0 and window[end - 1] in ",;: ":
+            end -= 1
+        return start, start + end
+
+
+def _abbreviation(token: str) -> bool:
+    """A token whose final period is its own ("St.", "Ave.", "D.C.", "N."), not a sentence's."""
+    word = token.rstrip(".,;")
+    return len(word) <= 4 and word.replace(".", "").isalpha()
+
+
+def _street_and_place(labels: list[str], prefixes: list[str], state: re.Pattern[str]) -> int:
+    """How many of the tagged tokens the address keeps: the street line, plus city, state and ZIP
+    code when a state pyap accepts follows the city."""
+    street = 0
+    for i, label in enumerate(labels):
+        if _ORDER[label] < _PLACE:
+            street = i + 1
+        else:
+            break
+    states = [i for i, label in enumerate(labels) if label == "StateName"]
+    if not states:
+        return street
+    first, last = states[0], states[-1]
+    state_text = prefixes[last][len(prefixes[first - 1]) if first else 0:].strip(" ,")
+    if not state.fullmatch(state_text.replace(".", "")):  # "D.C." is pyap's "DC"
+        return street
+    return len(labels) if labels[-1] == "ZipCode" else last + 1
+
+
+def _single_spaced(text: str) -> tuple[str, list[int]]:
+    """``text`` with every whitespace run as one space, and each character's offset in ``text``."""
+    out, where = [], []
+    for m in re.finditer(r"\s+|\S+", text):
+        if m.group()[0].isspace():
+            out.append(" ")
+            where.append(m.start())
+        else:
+            out.append(m.group())
+            where.extend(range(m.start(), m.end()))
+    return "".join(out), where
