@@ -105,7 +105,7 @@ def test_cli_writes_tables_and_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     printed = capsys.readouterr().out
     assert "| MISC kind |" in printed and "| type |" in printed and "MISC mapped to O" in printed
     result = json.loads(out.read_text())
-    assert result["label_source"].endswith("+rules:misc@2")
+    assert result["label_source"].endswith("+rules:misc@3")
     assert result["misc"]["scores"]["ALL"]["support"] >= 150 and result["conll"]["documents"] == 2
     if TESTB.is_file():
         assert set(result["misc_conll"]) == {"misc_conll_testa.jsonl", "misc_conll_testb.jsonl"}

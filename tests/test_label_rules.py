@@ -1,47 +1,55 @@
-"""MISC rules: they fire on real sentences (DOJ releases, news) and stay silent on near-misses."""
+"""MISC labeler: phones (libphonenumber), postal addresses (pyap + usaddress), ages of persons (the parse).
+
+Real sentences from the bundled DOJ releases, news and fiction; each positive and negative form of
+the conventions (gonerd/schema.py, ANNOTATION.md) has a case.
+"""
 
 from __future__ import annotations
 
 import pytest
-import spacy
 
+from gonerd.config import LabelConfig
+from gonerd.errors import ConfigError
 from gonerd.label import Labeler
-from gonerd.label.rules import RULES, MiscRules
+from gonerd.label.misc_address import AddressFinder
+from gonerd.label.misc_phone import PhoneFinder
+from gonerd.label.rules import MiscRules, snap
 from gonerd.schema import MISC_EXAMPLES
+from label_pipeline import pipeline
 
 
 @pytest.fixture(scope="module")
-def nlp() -> spacy.language.Language:
-    return spacy.blank("en")  # the rules are lexical: a tokenizer is all they need
+def nlp():  # type: ignore[no-untyped-def]
+    return pipeline()[0]  # the labeling pipeline: NER + senter on, tagger and parser loaded but off
 
 
 @pytest.fixture(scope="module")
-def rules(nlp: spacy.language.Language) -> MiscRules:
-    return MiscRules(nlp.vocab)
+def rules(nlp) -> MiscRules:  # type: ignore[no-untyped-def]
+    return MiscRules(nlp)
 
 
-def found(nlp: spacy.language.Language, rules: MiscRules, text: str) -> list[tuple[str, str]]:
+def found(nlp, rules: MiscRules, text: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     doc = nlp(text)
     return [(doc[s:e].text, kind) for s, e, kind in rules.matches(doc)]
 
 
-def test_rules_are_a_labeler(rules: MiscRules) -> None:
+def test_rules_are_a_labeler(rules: MiscRules, nlp) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(rules, Labeler)
-    assert rules.source == "rules:misc@2" and rules.labels == {"MISC"}
-    assert {r.kind for r in RULES} == {"age", "address", "phone"}
+    assert rules.source == "rules:misc@3" and rules.labels == {"MISC"}
+    assert "parser" not in nlp.pipe_names  # the parse runs on candidate sentences only
 
 
 @pytest.mark.parametrize("example", MISC_EXAMPLES["positive"], ids=lambda ex: ex["text"][:40])
-def test_schema_positive_examples(nlp, rules, example) -> None:
+def test_schema_positive_examples(nlp, rules, example) -> None:  # type: ignore[no-untyped-def]
     assert found(nlp, rules, example["text"]) == [(m, example["kind"]) for m in example["misc"]]
 
 
 @pytest.mark.parametrize("example", MISC_EXAMPLES["negative"], ids=lambda ex: ex["why"])
-def test_schema_negative_examples(nlp, rules, example) -> None:
+def test_schema_negative_examples(nlp, rules, example) -> None:  # type: ignore[no-untyped-def]
     assert found(nlp, rules, example["text"]) == []
 
 
-# Sentences from the bundled DOJ releases (gonerd/sample/doj_releases.jsonl) and news pages.
+# Sentences from the bundled DOJ releases (gonerd/sample/doj_releases.jsonl), news pages and LitBank novels.
 REAL = [
     ("Vanessa Roberts Avery, United States Attorney for the District of Connecticut, announced that "
      "GREGORY BUTTS, 54, pleaded guilty today before U.S. District Judge Sarala V. Nagala.", [("54", "age")]),
@@ -49,33 +57,37 @@ REAL = [
      "was sentenced on January 16, 2025.", [("age 55", "age")]),
     ("EVANSVILLE— Arties Dushawn Brown., 35, of Evansville, Indiana, has been sentenced to fifteen years "
      "in federal prison.", [("35", "age")]),
-    ("Willie Dean Nelson, III, 32, pleaded guilty to possession of a firearm.", [("32", "age")]),
     ("Attorney Roger B. Handberg announces the unsealing of an indictment charging Teresa Brady (69, "
      "Jacksonville) and Ruby George (81, Jacksonville) with conspiracy.", [("69", "age"), ("81", "age")]),
+    ("Her aunt, 47, and companion, 28, were killed in the crash.", [("47", "age"), ("28", "age")]),
+    ("The investigation involved children between 13 and 16 years old in the Monroe area.",
+     [("13 and 16 years old", "age")]),
+    ("He was a tall boy of fifteen, slight and narrow-chested.", [("fifteen", "age")]),
+    ("Whale whisperer Hori Parata was just seven years old when he attended his first stranding.",
+     [("seven years old", "age")]),
     ("The law provides for a total sentence of 20 years in prison. Sentencing is set for April 15, 2025.", []),
     ("Anyone with information can report it by calling the Department of Justice’s National Center for "
      "Disaster Fraud (NCDF) Hotline at 866-720-5721 or via the NCDF Web Complaint Form.",
      [("866-720-5721", "phone")]),
-    ("Comments may be sent to Chief, Technology and Digital Platforms Section, Antitrust Division, "
-     "Department of Justice, 450 Fifth Street NW, Suite 8600, Washington, DC 20530.",
-     [("450 Fifth Street NW, Suite 8600", "address")]),
     ("Officers stopped a vehicle driven by Jonathan P. Blair, 29, of 1909 Jolinda Drive.",
      [("29", "age"), ("1909 Jolinda Drive", "address")]),
-    ("Victor N. Burton, 57, of 3170 W. County Road 600S, a Bartholomew County Sheriff’s Department "
-     "spokesman said.", [("57", "age"), ("3170 W. County Road 600S", "address")]),
-    ("The investigation involved children between 13 and 16 years old in the Monroe area.",
-     [("13 and 16 years old", "age")]),
-    ("Schooling is compulsory for children aged 6 to 16, with most attending from the age of 5.",
-     [("aged 6 to 16", "age")]),
+    ("Dr. Dobkin: University of California, Santa Cruz, 1156 High Street, Santa Cruz, CA 95064.",
+     [("1156 High Street, Santa Cruz, CA 95064", "address")]),
+    ("Officers arrested Christopher D. Battin, 33, who resides at 2134 Caldwell Place, Harris said.",
+     [("33", "age"), ("2134 Caldwell Place", "address")]),
+    ("Send the form to P.O. Box 1234, Springfield, IL 62701 before May.",
+     [("P.O. Box 1234, Springfield, IL 62701", "address")]),
     ("In the US, call the National Suicide Prevention Lifeline at 1-800-273-8255.", [("1-800-273-8255", "phone")]),
     ("Please call 0800 024 8997 or 18001 0800 024 8997 (Next Generation Text).",
      [("0800 024 8997", "phone"), ("18001 0800 024 8997", "phone")]),
     ("Contact: 624-6456; 225-8452 or by email.", [("624-6456", "phone"), ("225-8452", "phone")]),
+    ("Japan\n+81 158-23-2012", [("+81 158-23-2012", "phone")]),
+    ("Report tips to 1-800-CALL-FBI.", [("1-800-CALL-FBI", "phone")]),
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), REAL, ids=lambda v: v[:40] if isinstance(v, str) else "")
-def test_real_sentences(nlp, rules, text, expected) -> None:
+def test_real_sentences(nlp, rules, text, expected) -> None:  # type: ignore[no-untyped-def]
     assert found(nlp, rules, text) == expected
 
 
@@ -90,15 +102,66 @@ NEAR_MISSES = [
     "Investigators found 131 videos and 49 images, and 619 firearms were forfeited.",
     "The pipeline was version 3.6.0; see Section 4, 12 and Chapter 7, 11 for details.",
     "His Social Security number 123-45-6789 was used to open account 4417-1234-5678-9113.",
+    "Plague can be fatal in up to 90 per cent of people infected.",
+    "Parata has now overseen more than 500 strandings and is renowned in New Zealand.",
+    "The company, founded 50 years ago, employs 300 people.",
+    "Tim O'Gorman, 109, was out before lunch.",
+    "In 2015, 55% of Māori adults (aged 15 years and over) reported knowledge of the language.",
+    "We arrived in a snowstorm at eleven last night.",
+    "She was posing as the mother of two young girls.",
+    "doi:10.1136/bmjopen-2016-011092 Crossref Medline",
+    "Mapping and data mining with QGIS 2.8 QGIS is a free-software geographic information system.",
+    "The 12-year-old conflict has displaced millions.",
 ]
 
 
 @pytest.mark.parametrize("text", NEAR_MISSES, ids=lambda t: t[:40])
-def test_near_misses(nlp, rules, text) -> None:
+def test_near_misses(nlp, rules, text) -> None:  # type: ignore[no-untyped-def]
     assert found(nlp, rules, text) == []
 
 
-def test_spans_are_the_matches_labeled_misc(nlp, rules) -> None:
+def test_spans_are_the_matches_labeled_misc(nlp, rules) -> None:  # type: ignore[no-untyped-def]
     doc = nlp("Call (202) 514-2007 about the 45-year-old defendant.")
     assert rules.spans(doc) == [(s, e, "MISC") for s, e, _ in rules.matches(doc)]
     assert [doc[s:e].text for s, e, _ in rules.spans(doc)] == ["(202) 514-2007", "45-year-old"]
+
+
+def test_phone_settings_come_from_the_config(nlp) -> None:  # type: ignore[no-untyped-def]
+    text = "Numbers: 0800 024 8997 or 202-514-2000."
+    us_only = MiscRules(nlp, LabelConfig(phone_other_regions=[]))
+    assert found(nlp, us_only, text) == [("202-514-2000", "phone")]
+    gb = MiscRules(nlp, LabelConfig(phone_region="GB", phone_other_regions=[]))
+    assert found(nlp, gb, text) == [("0800 024 8997", "phone")]
+    # POSSIBLE accepts any number of a possible length: a 7-digit group anywhere
+    assert PhoneFinder("US", [], "POSSIBLE").spans("Room 555-1234 is on the left.") == [(5, 13)]
+    assert PhoneFinder("US", [], "VALID").spans("Room 555-1234 is on the left.") == []
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"phone_leniency": "LOOSE"}, "phone_leniency 'LOOSE': expected one of POSSIBLE, VALID"),
+    ({"phone_region": "XX"}, "phone region 'XX' is not a region libphonenumber knows"),
+    ({"address_country": "JP"}, "address_country 'JP': pyap has address patterns for US, CA and GB only"),
+])
+def test_bad_settings_are_clear_errors(nlp, kwargs, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=message):
+        MiscRules(nlp, LabelConfig(**kwargs))
+
+
+def test_ages_need_a_parser() -> None:
+    import spacy
+
+    with pytest.raises(ConfigError, match="the age rules read the dependency parse"):
+        MiscRules(spacy.blank("en"))
+
+
+def test_address_across_a_line_break_keeps_offsets_of_the_text() -> None:
+    text = "Mail:\n520  Third Street\n\nSan Francisco, CA 94107\nThanks"
+    (start, end), = AddressFinder("US").char_spans(text)
+    assert text[start:end] == "520  Third Street\n\nSan Francisco, CA 94107"
+
+
+def test_snap_keeps_whole_tokens_only(nlp) -> None:  # type: ignore[no-untyped-def]
+    doc = nlp("Tel+44 171 542 7171 and (202) 514-2007.")
+    assert snap(doc, 3, 19) == (1, 4)  # "+44" glued to "Tel": only the whole tokens inside
+    end = doc.text.index(".")
+    assert doc[slice(*snap(doc, doc.text.index("("), end + 1))].text == "(202) 514-2007"  # the stop is left out

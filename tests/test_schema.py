@@ -26,5 +26,18 @@ def test_misc_examples_are_well_formed() -> None:
     assert {ex["kind"] for ex in positives} == set(MISC_KINDS)
     for ex in positives:
         assert ex["misc"] and all(m in ex["text"] for m in ex["misc"]), ex
-    assert {"date", "money", "case number", "statute citation", "years", "percentages", "ZIP code alone"} <= {
-        ex["why"] for ex in negatives}
+    assert {"date", "money", "case number", "statute citation", "years", "percentages", "ZIP code alone",
+            "eligibility threshold", "age of an animal", "age of an object", "duration"} <= {ex["why"] for ex in negatives}
+
+
+def test_misc_conventions_are_those_of_issue_21() -> None:
+    """Whole postal addresses (across a line break), ages of persons in the forms prose uses."""
+    import gonerd.schema as schema
+
+    addresses = [m for ex in MISC_EXAMPLES["positive"] if ex["kind"] == "address" for m in ex["misc"]]
+    assert "450 Fifth Street NW, Suite 8600, Washington, D.C. 20530" in addresses
+    assert any("\n" in a for a in addresses)  # across a line break
+    ages = {m for ex in MISC_EXAMPLES["positive"] if ex["kind"] == "age" for m in ex["misc"]}
+    assert {"52", "30", "12", "15", "81", "age of 7", "six-year-old", "twenty-five"} <= ages
+    assert "street part only" not in schema.__doc__ and "whole postal address" in schema.__doc__
+    assert "Only ages of persons, postal addresses and phone numbers" in TYPE_DESCRIPTIONS["MISC"]

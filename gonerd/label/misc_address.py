@@ -5,7 +5,8 @@ suite or floor, city, state/region and postcode — also across a line break; wh
 street part only ("of 1909 Jolinda Drive."), that is the span.
 
 1. Detection: pyap's street pattern (``full_street`` of ``pyap.source_<COUNTRY>.data``: a house
-   number, a street name, a USPS street type, then optional direction, floor, building, suite) is
+   number, a street name, a USPS street type, then optional direction, floor, building, suite) or
+   its P.O. Box pattern is
    searched in a copy of the text whose whitespace runs are single spaces, so a line break inside
    an address does not stop it; offsets are mapped back to the text.
 2. Check and trim: the candidate and the next few words are tagged by ``usaddress`` (a CRF trained on
@@ -54,7 +55,8 @@ class AddressFinder:
         except ImportError as e:
             raise ConfigError(f"address_country {country!r}: pyap has address patterns for US, CA and GB only") from e
         self.country = country.upper()
-        self._street = _flex(data.full_street)
+        # pyap's street pattern, or its P.O. Box pattern alone ("P.O. Box 1234, Springfield, IL 62701")
+        self._street = _flex(f"(?:{data.full_street})|(?:{data.po_box})")
         self._street_types = {t.lower() for t in data.street_type_list}
         self._state = _flex(data.region1.replace("(?P<region1>", "(?:"))
 

@@ -67,7 +67,7 @@ waiter waitress clerk cashier manager director executive founder ceo chairman ch
 politician candidate activist protester organizer volunteer member fan customer patient client
 mechanic electrician plumber carpenter engineer scientist researcher professor lecturer coach captain
 striker goalkeeper midfielder defender forward quarterback pitcher boxer wrestler runner swimmer golfer
-model dancer reader viewer listener comedian host presenter star celebrity heir heiress prince princess king queen duke
+model dancer reader viewer listener composer painter sculptor novelist comedian host presenter star celebrity heir heiress prince princess king queen duke
 duchess monarch retiree pensioner baker butcher tailor hunter fisherman fisher soldier gunman shooter
 robber thief burglar dealer trafficker smuggler hacker accomplice co-defendant rider hiker climber
 camper tourist visitor traveler traveller entrepreneur businessman businesswoman banker broker
@@ -75,6 +75,7 @@ accountant consultant contractor landlord tenant homeowner shopkeeper vendor sel
 """.split())
 
 
+_AGENT_SUFFIXES = ("er", "or", "ist", "ian", "ess")
 # Nouns that take an age after "of" ("a boy of seven"; not "a mother of two", "the victim of two").
 AGE_OF_NOUNS = frozenset("""man woman boy girl lad lass youth lady gentleman fellow urchin maiden maid
 youngster stripling bachelor spinster widow widower person""".split())
@@ -276,9 +277,14 @@ def _person(token: spacy.tokens.Token) -> bool:
 
 
 def _subject_is_person(verb: spacy.tokens.Token, *, default: bool) -> bool:
+    """Whether ``verb``'s subject is a person; as the subject of a verb a noun for an agent counts
+    too ("the composer died at 81"), and "age" does ("the average age ... was 29.6 years old")."""
     subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
-    # "the average age of respondents was 29.6 years old": an age is someone's
-    return _person(subjects[0]) or subjects[0].lower_ == "age" if subjects else default
+    if not subjects:
+        return default
+    subject = subjects[0]
+    return _person(subject) or subject.lower_ == "age" or subject.pos_ == "NOUN" and subject.lower_.endswith(
+        _AGENT_SUFFIXES)
 
 
 def _first_word(sent: spacy.tokens.Doc) -> int:
