@@ -2,9 +2,13 @@
 
 Teacher: a token classifier fine-tuned on CoNLL-2003 (``kd_conll_minilm_3ep.toml``). Students: the
 teacher's layers 0, 2, 4, trained on eng.train with ``gonerd kd distill --task ner`` and each loss
-of :mod:`kd.losses`. λ is chosen per row on testa only (one selection seed, not reported), then
-every row is trained with the report seeds and scored on testb and CoNLL++. Each run resumes from
-its own folder, so the script can be stopped and started again.
+of :mod:`kd.losses`. λ is chosen for each Hinton row on testa only (one selection seed, not
+reported), then every row is trained with the report seeds and scored on testb and CoNLL++.
+``makd`` and ``makd-sg`` take the λ chosen for Hinton at T = 1 instead of a search of their own:
+``makd``'s gradient is CE's for every λ and ``makd-sg``'s is Hinton's at T = 1
+(``tests/test_kd_losses.py``), so a search would compare copies of one model; trained with the
+same λ and seeds, their rows show the equivalences on real data. Each run resumes from its own
+folder and is locked while it trains, so the script can be stopped, started again, or run twice.
 
     python bench/kd_task_distill.py --teacher runs/conll_minilm_3ep/best [--epochs 1] [--seeds 1 2 3]
 
@@ -17,6 +21,7 @@ Writes ``bench/results/kd_task_distill.json`` (every run, its scores and the tab
 from __future__ import annotations
 
 import argparse
+import fcntl
 import datetime as dt
 import json
 import statistics
@@ -26,7 +31,9 @@ from pathlib import Path
 
 from common import RESULTS, machine
 
-ROWS = (("ce", 1.0), ("hinton", 1.0), ("hinton", 2.0), ("makd", 1.0), ("makd-sg", 1.0))
+# (loss, temperature, the row whose λ it reuses); ce has no λ (its single "choice" is 1).
+ROWS = (("ce", 1.0, None), ("hinton", 1.0, None), ("hinton", 2.0, None), ("makd", 1.0, ("hinton", 1.0)),
+        ("makd-sg", 1.0, ("hinton", 1.0)))
 
 
 def conll(name: str) -> str:
@@ -38,27 +45,44 @@ def conll(name: str) -> str:
 
 def run_student(args, loss: str, temperature: float, lam: float, seed: int) -> Path:
     """Train (or resume) one student; returns its folder."""
-    from kd.config import NerDataConfig, NerDistillConfig
-    from kd.distill import distill_ner
-
-    out = Path(args.runs) / f"{loss}_T{temperature:g}_lam{lam:g}_s{seed}"
-    if not (out / "run.json").is_file():
-        cfg = NerDistillConfig(teacher=args.teacher, student_layers=(0, 2, 4), loss=loss, lam=lam,
-                               temperature=temperature, seed=seed, output_dir=str(out), epochs=args.epochs,
-                               data=NerDataConfig(train=conll("eng.train"), dev=conll("eng.testa")),
-                               max_length=128, stride=32, batch_size=32, learning_rate=args.learning_rate,
-                               warmup_ratio=0.06, torch_threads=args.threads)
-        distill_ner(cfg, progress=not args.quiet)
+    name = f"{loss}_T{temperature:g}_lam{lam:g}_s{seed}"
+    out = Path(args.runs) / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{name}.lock", "w") as lock:
+        # Another process training this run: wait for it, then reuse its result.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "run.json").is_file():
+            _train(args, out, loss, temperature, lam, seed)
     return out
 
 
+def _train(args, out: Path, loss: str, temperature: float, lam: float, seed: int) -> None:
+    from kd.config import NerDataConfig, NerDistillConfig
+    from kd.distill import distill_ner
+
+    cfg = NerDistillConfig(teacher=args.teacher, student_layers=(0, 2, 4), loss=loss, lam=lam,
+                           temperature=temperature, seed=seed, output_dir=str(out), epochs=args.epochs,
+                           data=NerDataConfig(train=conll("eng.train"), dev=conll("eng.testa")),
+                           max_length=128, stride=32, batch_size=32, learning_rate=args.learning_rate,
+                           warmup_ratio=0.06, torch_threads=args.threads)
+    distill_ner(cfg, progress=not args.quiet)
+
+
 def scores(model: Path, splits: dict[str, str], threads: int) -> dict[str, dict]:
-    """Entity scores of ``model`` on each ``name=file`` split (sentence level, as the teacher was trained)."""
+    """Entity scores of ``model`` on each ``name=file`` split (sentence level, as the teacher was trained).
+
+    Kept in ``model/scores.json``, so assembling the table again does not re-tag finished runs."""
     from kd.evaluate import evaluate_models
 
-    res = evaluate_models([str(model)], "conll2003", splits=[f"{k}={v}" for k, v in splits.items()],
-                          max_length=128, stride=32, batch_size=64, torch_threads=threads)
-    return res[0]["splits"]
+    cache = model / "scores.json"
+    known = json.loads(cache.read_text()) if cache.is_file() else {}
+    todo = {k: v for k, v in splits.items() if k not in known}
+    if todo:
+        res = evaluate_models([str(model)], "conll2003", splits=[f"{k}={v}" for k, v in todo.items()],
+                              max_length=128, stride=32, batch_size=64, torch_threads=threads)
+        known.update(res[0]["splits"])
+        cache.write_text(json.dumps(known, indent=2) + "\n")
+    return {k: known[k] for k in splits}
 
 
 def tagging_seconds(model: Path, file: str, threads: int) -> float:
@@ -83,7 +107,8 @@ def table(rows: list[dict], teacher: dict) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         b, p = r["testb"], r["conllpp"]
-        lines.append(f"| {r['row']} | {r['lam']:g} | {len(b)} | {100 * statistics.mean(b):.1f} ± "
+        lam = f"{r['lam']:g}" + (f" (of {r['lambda_from']})" if r["lambda_from"] else "")
+        lines.append(f"| {r['row']} | {lam} | {len(b)} | {100 * statistics.mean(b):.1f} ± "
                      f"{100 * statistics.pstdev(b):.1f} | {100 * statistics.mean(p):.1f} ± {100 * statistics.pstdev(p):.1f}"
                      f" | {100 * statistics.mean(b) / teacher['testb']:.1f} | {statistics.mean(r['train_s']) / 60:.1f}"
                      f" | {r['time_ratio']:.2f} |")
@@ -109,22 +134,25 @@ def main() -> int:
         return 2
     dev, test = {"testa": conll("eng.testa")}, {"testb": conll("eng.testb"), "conllpp": conll("conllpp_test.txt")}
     selected = [r for r in ROWS if not args.rows or r[0] in args.rows or f"{r[0]}:{r[1]:g}" in args.rows]
+    partial = len(selected) < len(ROWS)
     if not selected:
         print(f"--rows {' '.join(args.rows)} names no row of {ROWS}", file=sys.stderr)
         return 2
-    teacher_scores = scores(Path(args.teacher), test, args.threads)
-    teacher = {k: v["ALL"]["f1"] for k, v in teacher_scores.items()}
-    teacher_s = tagging_seconds(Path(args.teacher), test["testb"], args.threads)
     runs, rows = [], []
-    for loss, temperature in selected:
-        # λ weighs the gold CE against the teacher term; plain CE has none to choose.
+
+    def choose(loss: str, temperature: float) -> dict[float, float]:
+        """testa F1 of the selection run (seed 0) for each λ of the grid."""
         grid = [1.0] if loss == "ce" else args.lambdas
-        chosen = {lam: scores(run_student(args, loss, temperature, lam, 0) / "best", dev, args.threads)["testa"]
-                  ["ALL"]["f1"] for lam in grid}
+        return {lam: scores(run_student(args, loss, temperature, lam, 0) / "best", dev, args.threads)["testa"]
+                ["ALL"]["f1"] for lam in grid}
+
+    for loss, temperature, lambda_from in selected:
+        chosen = choose(*(lambda_from or (loss, temperature)))
         lam = max(chosen, key=chosen.get)
         row = {"row": f"{loss} (T={temperature:g})" if loss == "hinton" else loss, "loss": loss,
-               "temperature": temperature, "lam": lam, "testa_by_lambda": chosen, "testb": [], "conllpp": [],
-               "train_s": []}
+               "temperature": temperature, "lam": lam, "testa_by_lambda": chosen,
+               "lambda_from": f"{lambda_from[0]} (T={lambda_from[1]:g})" if lambda_from else None,
+               "testb": [], "conllpp": [], "train_s": []}
         for seed in args.seeds:
             out = run_student(args, loss, temperature, lam, seed)
             s = scores(out / "best", test, args.threads)
@@ -134,12 +162,19 @@ def main() -> int:
             row["train_s"].append(record["train"]["train_seconds"])
             runs.append({"run": str(out), "seed": seed, "loss": loss, "temperature": temperature, "lam": lam,
                          "scores": s, "git": record["git"]})
-        row["time_ratio"] = tagging_seconds(out / "best", test["testb"], args.threads) / teacher_s
         rows.append(row)
-    md = table(rows, teacher)
-    if len(selected) < len(ROWS):
-        print(md + "(some rows only: bench/results not written)")
+    if partial:
+        print(f"rows {', '.join(r['row'] for r in rows)} trained and scored; bench/results is written by a run "
+              "over every row")
         return 0
+    teacher_scores = scores(Path(args.teacher), test, args.threads)
+    teacher = {k: v["ALL"]["f1"] for k, v in teacher_scores.items()}
+    # Tagging times last and together, so they share the machine's state.
+    teacher_s = tagging_seconds(Path(args.teacher), test["testb"], args.threads)
+    for row in rows:
+        best = Path(args.runs) / f"{row['loss']}_T{row['temperature']:g}_lam{row['lam']:g}_s{args.seeds[-1]}" / "best"
+        row["time_ratio"] = tagging_seconds(best, test["testb"], args.threads) / teacher_s
+    md = table(rows, teacher)
     result = {"name": "kd_task_distill", "command": " ".join(["python", *sys.argv]), "machine": machine(),
               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "epochs": args.epochs,
               "teacher": {"path": args.teacher, "scores": teacher_scores, "tagging_seconds": teacher_s},
