@@ -261,10 +261,11 @@ class LabelConfig:
     misc_rules: bool = True
     # Phone numbers (libphonenumber's PhoneNumberMatcher): numbers without a "+" country code are read
     # as numbers of ``phone_region``, then of each of ``phone_other_regions`` (CLDR region codes);
-    # ``phone_leniency`` is a phonenumbers.Leniency name: POSSIBLE, VALID, STRICT_GROUPING, EXACT_GROUPING.
+    # ``phone_leniency`` is a phonenumbers.Leniency name: POSSIBLE, VALID, STRICT_GROUPING, EXACT_GROUPING
+    # (STRICT_GROUPING: VALID also reads sports tables such as "3 1 0 6 1 10" as numbers).
     phone_region: str = "US"
     phone_other_regions: list[str] = field(default_factory=lambda: ["GB"])
-    phone_leniency: str = "VALID"
+    phone_leniency: str = "STRICT_GROUPING"
     # Postal addresses (pyap): the country whose address formats are searched (pyap: US, CA, GB).
     address_country: str = "US"
     sentence_starts: bool = True
