@@ -23,6 +23,7 @@ from gonerd.errors import ConfigError
 DATA_ROOT_VAR = "GONERD_DATA"
 # How a stage's work is run (gonerd.pipeline.executor); never what it produces.
 EXECUTORS = ("local", "ray")
+NER_COMBINE = ("replace", "vote")  # LabelConfig.ner_combine
 RUN_SETTINGS = ("workers", "executor", "ray_address")
 # Only meaningful in a repository checkout; an installed package has no such sibling folder.
 CHECKOUT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -189,6 +190,8 @@ def _check_together(obj: Any, where: str) -> None:
         raise ConfigError(f"{where}.domain_shares: shares sum to {sum(obj.domain_shares.values()):g}, must be ≤ 1")
     if isinstance(obj, FilterConfig) and None not in (obj.min_tokens, obj.max_tokens) and obj.max_tokens < obj.min_tokens:
         raise ConfigError(f"{where}.max_tokens: {obj.max_tokens} is below min_tokens {obj.min_tokens}")
+    if isinstance(obj, LabelConfig) and obj.ner_combine not in NER_COMBINE:
+        raise ConfigError(f"{where}.ner_combine: expected one of {', '.join(NER_COMBINE)}, got {obj.ner_combine!r}")
     if getattr(obj, "executor", EXECUTORS[0]) not in EXECUTORS:
         raise ConfigError(f"{where}.executor: expected one of {', '.join(EXECUTORS)}, got {obj.executor!r}")
     if isinstance(obj, BuildConfig) and obj.train + obj.validation + obj.test <= 0:
@@ -256,6 +259,14 @@ class LabelConfig:
     # still tokenizes. Only ``ner_model_types`` are kept: a CoNLL model's MISC is not GONERD MISC.
     ner_model: str | None = None
     ner_model_types: list[str] = field(default_factory=lambda: ["PER", "ORG", "LOC"])
+    # How ``ner_model`` meets spaCy: "replace" (the model alone) or "vote" (the model's spans whose mean
+    # word probability is ≥ ``ner_model_threshold``, its less confident ones only where spaCy proposes
+    # the same span and type; gonerd.label.combine).
+    ner_combine: str = "replace"
+    ner_model_threshold: float = _share(0.8)
+    # spaCy's spans cleaned per document (gonerd.label.spacy_ner.document_fixes): number/date tokens cut
+    # from span edges, news datelines ("BOSTON –") as LOC, one type per name and its later mentions.
+    spacy_fixes: bool = True
     # spaCy's spans often open with an article ("the FBI"); GONERD and CoNLL leave it outside.
     strip_articles: bool = True
     misc_rules: bool = True
