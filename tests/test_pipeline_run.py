@@ -120,15 +120,9 @@ def test_local_executor_order_and_validation():
         LocalExecutor(0)
 
 
-@pytest.mark.slow
-def test_resume_after_kill_is_byte_identical(tmp_path):
-    clean = tmp_path / "clean"
-    run_docs([PAGES, DOJ], clean, PipelineConfig(shard_size=4), progress=False)
-
-    out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "gonerd.cli", "docs", str(PAGES), str(DOJ), "--out", str(out), "--quiet",
-           "--set", "shard_size=4"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def kill_after_first_shard(cmd: list[str], out: Path, env: dict[str, str]) -> list[Path]:
+    """Start ``cmd`` (a ``gonerd docs`` run into ``out``) and SIGKILL it once a shard is cached;
+    returns the cached shards, having checked that the run was cut short."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 120
     shards: list[Path] = []
@@ -140,7 +134,19 @@ def test_resume_after_kill_is_byte_identical(tmp_path):
     assert shards, f"no shard appeared before the run ended: {proc.stderr.read().decode()[-2000:]}"
     assert proc.returncode == -signal.SIGKILL
     assert not (out / "documents.parquet").exists(), "the run finished before it could be killed"
-    done = sorted(out.glob(".work/*/shard-*.pkl"))
+    return sorted(out.glob(".work/*/shard-*.pkl"))
+
+
+@pytest.mark.slow
+def test_resume_after_kill_is_byte_identical(tmp_path):
+    clean = tmp_path / "clean"
+    run_docs([PAGES, DOJ], clean, PipelineConfig(shard_size=4), progress=False)
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "gonerd.cli", "docs", str(PAGES), str(DOJ), "--out", str(out), "--quiet",
+           "--set", "shard_size=4"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = kill_after_first_shard(cmd, out, env)
     stamps = {p: p.stat().st_mtime_ns for p in done}
     total = len(list(clean.glob(".work/*/shard-*.pkl")))
     assert 1 <= len(done) < total == 20

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gonerd.commands.options import add_config_arguments
+from gonerd.commands.options import add_config_arguments, add_executor_arguments
 
 # `--set label.KEY=V` and `--set build.KEY=V` reach the label and build configs; other keys the pipeline's.
 CONFIG_PREFIXES = ("label.", "build.")
@@ -77,7 +77,7 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from gonerd.commands.options import parse_overrides
+    from gonerd.commands.options import executor_flags, parse_overrides
     from gonerd.config import BuildConfig, LabelConfig, PipelineConfig, load_config, with_overrides
 
     sets: dict[str, dict[str, Any]] = {prefix: {} for prefix in ("", *CONFIG_PREFIXES)}
@@ -85,6 +85,8 @@ def _cmd(args: argparse.Namespace) -> int:
         prefix = next((p for p in CONFIG_PREFIXES if key.startswith(p)), "")
         sets[prefix][key[len(prefix):]] = value
     seed = {"seed": args.seed} if args.seed is not None else {}
+    run = {k: v for k, v in executor_flags(args).items() if v is not None}  # both the docs and label stages
+    sets[""], sets["label."] = {**run, **sets[""]}, {**run, **sets["label."]}
     build_config = with_overrides(load_config(args.build_config, BuildConfig), {**seed, **sets["build."]})
     label_config = with_overrides(load_config(args.label_config, LabelConfig), sets["label."])
     pipeline_config = with_overrides(load_config(args.config, PipelineConfig), sets[""])
@@ -116,6 +118,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-labels", type=Path, metavar="JSON", help="label-quality JSON to report in the card")
     add_corrections_arguments(p)
     p.add_argument("--card-copy", type=Path, metavar="DIR", help="also copy the card and figure into DIR")
+    add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_arguments(p, "pipeline settings; --set label.KEY=V and --set build.KEY=V reach the label and "
                             "build settings")

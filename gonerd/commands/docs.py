@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gonerd.commands.options import add_config_arguments
+from gonerd.commands.options import add_config_arguments, add_executor_arguments, executor_flags
 from gonerd.errors import ConfigError
 
 
@@ -51,7 +51,8 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     from gonerd.pipeline import run_docs
 
     config = load_pipeline_config(args, **{"workers": args.workers, "sample.n": args.n, "sample.seed": args.seed,
-                                           "sample.domain_shares": _shares(args.share), **_read_overrides(args)})
+                                           "sample.domain_shares": _shares(args.share), **_read_overrides(args),
+                                           **executor_flags(args)})
     report = run_docs(args.inputs, args.out, config, progress=not args.quiet)
     print((Path(args.out) / "report.md").read_text())
     print(f"wrote {report['n_documents']} documents to {Path(args.out) / 'documents.parquet'}")
@@ -161,6 +162,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", help="input files or directories")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--workers", type=int, help="worker processes for extraction and filtering (default 1)")
+    add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _sample_arguments(p)
     add_read_arguments(p)

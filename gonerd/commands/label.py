@@ -31,6 +31,8 @@ from typing import Any
 PARTS_DIR = "parts"
 CONFLICTS_FILE = "conflicts.jsonl"
 CHUNK_DOCS = 200
+# The pipeline and labelers this process last loaded, by the settings they came from.
+_LOADED: dict[str, tuple[Any, list[Any]]] = {}
 
 
 def _previous(out: Path) -> dict[str, dict[str, Any]]:
@@ -58,6 +60,39 @@ def labelers_for(nlp: Any, config: Any) -> list[Any]:
 
         ner = ModelLabeler(config.ner_model, types=config.ner_model_types)
     return build_labelers(nlp, config, ner)
+
+
+def loaded_labelers(config: Any) -> tuple[Any, list[Any]]:
+    """The spaCy pipeline of ``config`` and its :func:`labelers_for`, loaded once per process:
+    a worker (local process or Ray worker) labels every chunk it is given with one model load."""
+    import dataclasses
+    import json
+
+    from gonerd.config import RUN_SETTINGS
+    from gonerd.label.spacy_ner import load_pipeline
+
+    key = json.dumps({k: v for k, v in dataclasses.asdict(config).items() if k not in RUN_SETTINGS}, sort_keys=True)
+    if key not in _LOADED:
+        _LOADED.clear()
+        nlp = load_pipeline(config.model, sentence_starts=config.sentence_starts)
+        _LOADED[key] = (nlp, labelers_for(nlp, config))
+    return _LOADED[key]
+
+
+def label_chunk(docs: list[dict[str, Any]], config: Any) -> list[dict[str, Any]]:
+    """Labeled records of ``docs`` (:func:`gonerd.label.label_documents`) with this process's pipeline."""
+    from gonerd.label import label_documents
+
+    nlp, labelers = loaded_labelers(config)
+    return list(label_documents(docs, config, labelers, nlp=nlp, progress=False))
+
+
+def chunk_size(config: Any) -> int:
+    """Documents per chunk, about :data:`CHUNK_DOCS`: a whole number of ``label_documents`` batches
+    (4 × ``batch_size``), so spaCy sees the same batches as in one stream and labels cannot depend
+    on the chunking."""
+    flush = 4 * config.batch_size
+    return flush * max(1, CHUNK_DOCS // flush)
 
 
 def _append_conflicts(path: Path, conflicts: list[dict[str, Any]]) -> None:
@@ -88,20 +123,27 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
     (:func:`gonerd.label.carry.carry_human`); the spans that cannot be are appended to
     ``out/conflicts.jsonl``, which the summary names. ``out`` is locked for the run: a second run
     into it is refused at once (:func:`gonerd.pipeline.outdir.output_lock`).
+
+    Chunks of documents are labeled by the executor of ``config.executor`` (local processes or Ray
+    tasks, :func:`label_chunk`); this process writes every file, so the output never depends on it.
     """
-    from gonerd.label import is_human, label_documents, label_source
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from gonerd.label import is_human, label_source
     from gonerd.label.carry import GONE, carry_human, conflict
     from gonerd.label.corrections import apply_corrections, read_corrections
     from gonerd.label.io import LABELED_FILE, read_documents, write_labeled
-    from gonerd.label.spacy_ner import load_pipeline
+    from gonerd.pipeline.executor import make_executor
     from gonerd.pipeline.outdir import output_lock
 
     with output_lock(out, "gonerd label"):
         docs = read_documents(docs_path)
         hand = read_corrections(corrections) if corrections is not None else None  # a bad file fails before any work
-        nlp = load_pipeline(config.model, sentence_starts=config.sentence_starts)
-        labelers = labelers_for(nlp, config)
-        source = label_source(labelers)
+        executor = make_executor(config.executor, config.workers, config.ray_address)
+        # loaded before local workers fork, so they share this load
+        source = label_source(loaded_labelers(config)[1])
         previous = _previous(out)
 
         def reusable(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -126,14 +168,17 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
         conflicts: list[dict[str, Any]] = []
         n_conflicts = 0
         first = len(list(parts.glob("part-*.parquet")))
-        labeled = label_documents(todo, config, labelers, nlp=nlp, progress=progress)
-        for k, chunk in enumerate(_chunks((carried(r) for r in labeled), CHUNK_DOCS)):
-            # conflicts first: a crash after this line repeats them on resume, but never loses one
-            _append_conflicts(conflicts_path, conflicts)
-            n_conflicts += len(conflicts)
-            conflicts.clear()
-            write_labeled(chunk, parts / f"part-{first + k:05d}.parquet")
-            done.update((r["id"], r) for r in chunk)
+        labeled = executor.map(partial(label_chunk, config=config), _chunks(todo, chunk_size(config)))
+        with tqdm(total=len(todo), desc="label", unit="doc", disable=not progress) as bar:
+            for k, chunk in enumerate(labeled):
+                chunk = [carried(r) for r in chunk]
+                # conflicts first: a crash after this line repeats them on resume, but never loses one
+                _append_conflicts(conflicts_path, conflicts)
+                n_conflicts += len(conflicts)
+                conflicts.clear()
+                write_labeled(chunk, parts / f"part-{first + k:05d}.parquet")
+                done.update((r["id"], r) for r in chunk)
+                bar.update(len(chunk))
         records = [done[d["id"]] for d in docs]
         inputs = {d["id"] for d in docs}
         gone = [conflict(old, span, GONE) for i, old in previous.items() if i not in inputs and is_human(old)
@@ -144,6 +189,7 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
             records = apply_corrections(records, hand, annotator)
         write_labeled(records, out / LABELED_FILE)
         shutil.rmtree(parts)
+        _LOADED.clear()  # the next run loads the model afresh, as a new process would
         types = Counter(s["label"] for r in records for s in r["spans"])
         return {"documents": len(records), "labeled": len(todo), "reused": len(docs) - len(todo),
                 "human": sum(is_human(r) for r in records), "label_source": source,
@@ -153,10 +199,11 @@ def run_label(docs_path: Path, out: Path, config: Any, corrections: Path | None 
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from gonerd.commands.options import load_command_config
+    from gonerd.commands.options import executor_flags, load_command_config
     from gonerd.config import LabelConfig
 
-    config = load_command_config(args, LabelConfig, model=args.model, ner_model=args.ner_model)
+    config = load_command_config(args, LabelConfig, model=args.model, ner_model=args.ner_model, workers=args.workers,
+                                 **executor_flags(args))
     summary = run_label(Path(args.docs), Path(args.out), config, args.import_corrections, args.annotator)
     for key, value in summary.items():
         print(f"{key}: {value}")
@@ -173,7 +220,7 @@ def add_corrections_arguments(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``label`` subcommand."""
-    from gonerd.commands.options import add_config_arguments
+    from gonerd.commands.options import add_config_arguments, add_executor_arguments
 
     p = sub.add_parser("label", help="pre-label documents: spaCy NER (PER/ORG/LOC) + MISC rules",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,6 +230,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ner-model", metavar="PATH",
                    help="token-classification model dir (e.g. from `gonerd kd train-ner`) used instead of spaCy's "
                         "NER for PER/ORG/LOC; spaCy still tokenizes")
+    p.add_argument("--workers", type=int, help="local worker processes, one model load each (default 1)")
+    add_executor_arguments(p)
     add_config_arguments(p, "LabelConfig keys (model, entity_map, misc_rules, strip_articles, ...)")
     add_corrections_arguments(p)
     p.set_defaults(func=_cmd)

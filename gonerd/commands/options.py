@@ -22,6 +22,19 @@ def add_config_arguments(p: argparse.ArgumentParser, what: str = "settings of th
                    help="override one setting by its dotted key; repeatable")
 
 
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """Add ``--executor local|ray`` and ``--ray-address ADDR`` (``args.executor``, ``args.ray_address``)."""
+    p.add_argument("--executor", choices=("local", "ray"),
+                   help="run the stages in local processes (default) or as Ray tasks on a cluster")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to use with --executor ray, e.g. HOST:6379 or auto (default: start a local one)")
+
+
+def executor_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The config overrides (``executor``, ``ray_address``) of :func:`add_executor_arguments`'s flags."""
+    return {"executor": args.executor, "ray_address": args.ray_address}
+
+
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     """``KEY=VALUE`` strings as ``{dotted key: value}``; values are YAML, so ``3`` is an int and ``x`` a string."""
     import yaml

@@ -1,8 +1,10 @@
 """Duplicate removal: same URL, exact (normalised-text hash), then near-duplicates by MinHash LSH.
 
-Shingles are word n-grams of the normalised text, hashed to 32 bits. LSH proposes candidate pairs; a pair is merged
-only when its estimated Jaccard similarity reaches the threshold, so banding false positives are
-dropped. Each cluster keeps one representative: the longest document (earliest on ties).
+Shingles are word n-grams of the normalised text, hashed to 32 bits. LSH proposes candidate pairs
+(documents sharing a band of their MinHash signature); a pair is merged only when its estimated
+Jaccard similarity reaches the threshold, so banding false positives are dropped. Each cluster keeps
+one representative: the longest document (earliest on ties). Band keys are grouped in buckets that
+an executor can spread over processes or a cluster; the pairs, hence the output, never change.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from functools import lru_cache
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -17,12 +20,16 @@ from datasketch import MinHash, MinHashLSH
 
 from gonerd.config import DedupConfig
 from gonerd.errors import ConfigError
+from gonerd.pipeline.executor import Executor, LocalExecutor
 from gonerd.records import exclusion
 from gonerd.text import normalize
 
 # datasketch 2.0's unbiased 32-bit scheme; signatures of different schemes must never be mixed.
 SCHEME = "affine32"
 
+
+# Band keys per bucket of the near-duplicate search: each bucket is grouped by one task.
+BUCKET_ENTRIES = 250_000
 
 _PRIME = np.uint64(1_000_003)
 _MASK = np.uint64(0xFFFFFFFF)
@@ -98,28 +105,60 @@ def new_lsh(config: DedupConfig) -> MinHashLSH:
                           f"(datasketch: {e}); lower the threshold or raise num_perm") from e
 
 
-def near_duplicate_pairs(signatures: list[np.ndarray], config: DedupConfig) -> list[tuple[int, int, float]]:
-    """Index pairs ``(i, j, jaccard)``, ``i < j``, whose estimated Jaccard is ≥ the threshold."""
+def lsh_shape(config: DedupConfig) -> tuple[int, int]:
+    """(bands, rows per band) that datasketch's ``MinHashLSH`` picks for ``config``'s threshold and ``num_perm``."""
     lsh = new_lsh(config)
-    hashes = [MinHash(num_perm=config.num_perm, seed=config.seed, hashvalues=s, scheme=SCHEME) for s in signatures]
-    for i, mh in enumerate(hashes):
-        lsh.insert(str(i), mh, check_duplication=False)
+    return lsh.b, lsh.r
+
+
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
+    """One key per band: the band's number and its rows' hash values. Two signatures are LSH
+    candidates when any of their keys are equal, the rule of ``MinHashLSH.query``."""
+    return [k.to_bytes(4, "big") + signature[k * rows:(k + 1) * rows].tobytes() for k in range(bands)]
+
+
+def candidate_pairs(entries: list[tuple[bytes, int]]) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)``, ``i < j``, of documents that share a band key among ``(key, document)`` entries."""
+    groups: dict[bytes, list[int]] = {}
+    for key, i in entries:
+        groups.setdefault(key, []).append(i)
+    return sorted({pair for members in groups.values() if len(members) > 1
+                   for pair in combinations(sorted(members), 2)})
+
+
+def near_duplicate_pairs(signatures: list[np.ndarray], config: DedupConfig, executor: Executor | None = None,
+                         buckets: int | None = None) -> list[tuple[int, int, float]]:
+    """Index pairs ``(i, j, jaccard)``, ``i < j``, whose estimated Jaccard is ≥ the threshold.
+
+    Band keys are spread over ``buckets`` (default: one per :data:`BUCKET_ENTRIES` keys) by a hash
+    of the key, so equal keys always meet in one bucket; ``executor`` groups each bucket. The
+    candidates are exactly those of datasketch's ``MinHashLSH`` whatever the buckets or executor, and
+    each is kept only if its estimated Jaccard reaches the threshold.
+    """
+    bands, rows = lsh_shape(config)
+    n_buckets = buckets or max(1, -(-len(signatures) * bands // BUCKET_ENTRIES))
+    keyed: list[list[tuple[bytes, int]]] = [[] for _ in range(n_buckets)]
+    for i, signature in enumerate(signatures):
+        for key in band_keys(signature, bands, rows):
+            keyed[zlib.crc32(key) % n_buckets].append((key, i))
+    candidates: set[tuple[int, int]] = set()
+    for found in (executor or LocalExecutor()).map(candidate_pairs, keyed):
+        candidates.update(found)
     pairs = []
-    for i, mh in enumerate(hashes):
-        for key in lsh.query(mh):
-            j = int(key)
-            if j > i:
-                jaccard = float(np.mean(signatures[i] == signatures[j]))
-                if jaccard >= config.threshold:
-                    pairs.append((i, j, round(jaccard, 4)))
-    return sorted(pairs)
+    for i, j in sorted(candidates):
+        jaccard = float(np.mean(signatures[i] == signatures[j]))
+        if jaccard >= config.threshold:
+            pairs.append((i, j, round(jaccard, 4)))
+    return pairs
 
 
-def deduplicate(docs: list[dict[str, Any]], signatures: list[np.ndarray], config: DedupConfig
+def deduplicate(docs: list[dict[str, Any]], signatures: list[np.ndarray], config: DedupConfig,
+                executor: Executor | None = None
                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """Drop same-id, exact, then near duplicates; returns kept docs (input order), exclusions, stage counts.
 
     Documents share an id when they share a URL (a page fetched twice); the longest copy stays.
+    ``executor`` groups the LSH band keys (:func:`near_duplicate_pairs`); the result never depends on it.
     """
     exclusions: list[dict[str, Any]] = []
 
@@ -142,7 +181,7 @@ def deduplicate(docs: list[dict[str, Any]], signatures: list[np.ndarray], config
     exact_kept = keep_one_per(by_hash, "exact-duplicate", "same normalised text as")
     after_exact = len(exact_kept)
 
-    pairs = near_duplicate_pairs([signatures[i] for i in exact_kept], config)
+    pairs = near_duplicate_pairs([signatures[i] for i in exact_kept], config, executor)
     best = {}
     for a, b, jac in pairs:
         for x in (a, b):

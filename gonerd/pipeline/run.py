@@ -1,12 +1,14 @@
 """``gonerd docs``: read → extract → filter → dedup → sample → write, resumable and deterministic.
 
 Inputs are cut into shards of ``shard_size`` records in a fixed order. Extraction, filtering and
-MinHash signatures are computed per shard (in parallel with ``workers > 1``) and cached under
+MinHash signatures are computed per shard by an executor (this process, ``workers`` local
+processes, or Ray tasks on a cluster: ``executor``) and cached by this process under
 ``OUT/.work/<cache key>/shard-<index>-<content key>.pkl`` (see :mod:`gonerd.pipeline.cache`); a
-re-run after an interruption reuses finished shards. Dedup and sampling need every document and
-run afterwards in one process. Outputs are written atomically, under a lock on ``OUT`` held for
-the whole run. Run metadata that depends on how the run was made (workers, times, shards reused)
-goes to ``run.json``, so every other output is byte-identical for any number of workers.
+re-run after an interruption, on any executor, reuses finished shards. Near-duplicate candidates
+are grouped by the same executor; cluster resolution and sampling need every document and run in
+this process. Outputs are written atomically, under a lock on ``OUT`` held for the whole run. Run
+metadata that depends on how the run was made (executor, workers, times, shards reused) goes to
+``run.json``, so every other output is byte-identical for any executor and number of workers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import dataclasses
 import json
 import pickle
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from functools import partial
 from itertools import islice
@@ -25,10 +27,10 @@ from typing import Any
 from tqdm import tqdm
 
 from gonerd import __version__
-from gonerd.config import PipelineConfig
+from gonerd.config import RUN_SETTINGS, PipelineConfig
 from gonerd.pipeline.cache import cache_key, shard_key
 from gonerd.pipeline.dedup import deduplicate, minhash_signature, new_lsh
-from gonerd.pipeline.executor import Executor, LocalExecutor
+from gonerd.pipeline.executor import Executor, make_executor
 from gonerd.pipeline.extract import extract_record
 from gonerd.pipeline.filters import Filter, build_filters, language_score
 from gonerd.pipeline.io import (DOCUMENTS_FILE, EXCLUSIONS_FILE, REPORT_FILE, REPORT_MD_FILE, RUN_FILE,
@@ -70,13 +72,9 @@ def process_records(records: list[dict[str, Any]], config: PipelineConfig) -> li
     return out
 
 
-def _process_shard(task: tuple[Path, list[dict[str, Any]] | None], config: PipelineConfig) -> list[dict[str, Any]]:
-    path, records = task
-    if records is None:
-        return pickle.loads(path.read_bytes())
-    result = process_records(records, config)
-    atomic_write(path, pickle.dumps(result, protocol=5))
-    return result
+def _process_shard(records: list[dict[str, Any]] | None, config: PipelineConfig) -> list[dict[str, Any]] | None:
+    """:func:`process_records` of a shard to compute; ``None`` (a shard the cache holds) passes through."""
+    return None if records is None else process_records(records, config)
 
 
 def _shards(files: list[Path], config: PipelineConfig) -> Iterator[list[dict[str, Any]]]:
@@ -93,6 +91,28 @@ def _tasks(files: list[Path], work: Path, config: PipelineConfig, used: dict[Pat
         path = work / f"shard-{k:06d}-{shard_key(batch)}.pkl"
         used[path] = path.exists()
         yield path, None if used[path] else batch
+
+
+def _shard_results(executor: Executor, files: list[Path], work: Path, config: PipelineConfig,
+                   used: dict[Path, bool]) -> Iterator[list[dict[str, Any]]]:
+    """Each shard's processed records, in order: computed by ``executor``, or read from the cache.
+
+    Only this process touches the cache, so workers on other machines need no shared disk.
+    """
+    paths: deque[Path] = deque()
+
+    def batches() -> Iterator[list[dict[str, Any]] | None]:
+        for path, batch in _tasks(files, work, config, used):
+            paths.append(path)
+            yield batch
+
+    for result in executor.map(partial(_process_shard, config=config), batches()):
+        path = paths.popleft()  # the executor keeps input order, so this is the result's shard
+        if result is None:
+            result = pickle.loads(path.read_bytes())
+        else:
+            atomic_write(path, pickle.dumps(result, protocol=5))
+        yield result
 
 
 def _prune(work: Path, used: dict[Path, bool]) -> None:
@@ -122,16 +142,17 @@ def _run_locked(files: list[Path], out: Path, config: PipelineConfig, executor: 
     work = out / ".work" / cache_key(config)
     make_directory(work)
     if executor is None:
-        # Load the language model before worker processes fork, so they share it instead of
-        # each loading its own.
-        language_score("warm-up", config.filters.language)
-        executor = LocalExecutor(config.workers)
+        if config.executor == "local":
+            # Load the language model before worker processes fork, so they share it instead of
+            # each loading its own.
+            language_score("warm-up", config.filters.language)
+        executor = make_executor(config.executor, config.workers, config.ray_address)
 
     docs: list[dict[str, Any]] = []
     exclusions: list[dict[str, Any]] = []
     used: dict[Path, bool] = {}
     with tqdm(desc="extract+filter", unit="rec", disable=not progress) as bar:
-        for items in executor.map(partial(_process_shard, config=config), _tasks(files, work, config, used)):
+        for items in _shard_results(executor, files, work, config, used):
             bar.update(len(items))
             for item in items:
                 (exclusions if "stage" in item else docs).append(item)
@@ -145,14 +166,14 @@ def _run_locked(files: list[Path], out: Path, config: PipelineConfig, executor: 
         counts[stage] = left
 
     signatures = [d.pop("_signature") for d in docs]
-    docs, dropped, dedup_counts = deduplicate(docs, signatures, config.dedup)
+    docs, dropped, dedup_counts = deduplicate(docs, signatures, config.dedup, executor)
     exclusions += dropped
     counts.update(dedup_counts)
     docs, dropped, sample_report = sample_documents(docs, config.sample)
     exclusions += dropped
     counts["sample"] = len(docs)
 
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in RUN_SETTINGS}
     report = {
         "inputs": [str(f) for f in files], "n_input_files": len(files), "config": settings,
         "stages": [{"stage": s, "in": prev, "out": n}
@@ -166,7 +187,7 @@ def _run_locked(files: list[Path], out: Path, config: PipelineConfig, executor: 
     atomic_write(out / REPORT_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out / REPORT_MD_FILE, render_report(report))
     _prune(work, used)
-    run = {"gonerd": __version__, "workers": config.workers, "cache": str(work.relative_to(out)),
+    run = {"gonerd": __version__, "executor": type(executor).__name__, "workers": config.workers, "cache": str(work.relative_to(out)),
            "shards": len(used), "shards_reused": sum(used.values()),
            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
            "seconds": round(time.time() - started, 1)}
