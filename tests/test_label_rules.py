@@ -112,6 +112,13 @@ NEAR_MISSES = [
     "doi:10.1136/bmjopen-2016-011092 Crossref Medline",
     "Mapping and data mining with QGIS 2.8 QGIS is a free-software geographic information system.",
     "The 12-year-old conflict has displaced millions.",
+    # tables and line-ups of sports results
+    "Leeds 3 1 0 6 1 10\nYork 3 0 1 13 10\nBury 3 0 1 2 9 7",
+    "Hull beat Jan Smid 6-3 1-6 6-3 4-6 6-4 in the final.",
+    "A. Black not out 46\nB. White run out 9\nC. Grey b Brown 12",
+    "Penalties: Smith (2), Jones (3).",
+    "Replacements: 16 - Tom Brown (Jack Green, 75), 17 - Sam Hill.",
+    "He is a veteran of the 1989 Market Square protests.",
 ]
 
 
@@ -165,3 +172,20 @@ def test_snap_keeps_whole_tokens_only(nlp) -> None:  # type: ignore[no-untyped-d
     assert snap(doc, 3, 19) == (1, 4)  # "+44" glued to "Tel": only the whole tokens inside
     end = doc.text.index(".")
     assert doc[slice(*snap(doc, doc.text.index("("), end + 1))].text == "(202) 514-2007"  # the stop is left out
+
+
+def test_vanity_numbers_are_read_on_the_keypad() -> None:
+    finder = PhoneFinder("US", [], "VALID")
+    assert finder.valid_vanity("1-800-FLOWERS") and finder.valid_vanity("1-800-CALL-FBI")
+    assert not finder.valid_vanity("555-ABCDEFGHIJ")  # too many digits for a US number
+    assert finder.spans("ISBN 978-ABC-DEF and CASE 123-FOO-BAR") == []
+
+
+def test_number_values_digits_and_words(nlp) -> None:  # type: ignore[no-untyped-def]
+    from gonerd.label.misc_age import number_value
+
+    doc = nlp("45 2.5 six forty-five five and twenty seven-and-twenty forty")
+    assert number_value([doc[0]]) == 45 and number_value([doc[1]]) == 2.5 and number_value([doc[2]]) == 6
+    assert number_value(list(doc[3:6])) == 45
+    assert number_value(list(doc[6:9])) == 25 and number_value(list(doc[9:14])) == 27
+    assert number_value(list(doc[2:5])) is None  # "six forty -" is not one number

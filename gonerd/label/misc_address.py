@@ -7,8 +7,9 @@ street part only ("of 1909 Jolinda Drive."), that is the span.
 1. Detection: pyap's street pattern (``full_street`` of ``pyap.source_<COUNTRY>.data``: a house
    number, a street name, a USPS street type, then optional direction, floor, building, suite) or
    its P.O. Box pattern is
-   searched in a copy of the text whose whitespace runs are single spaces, so a line break inside
-   an address does not stop it; offsets are mapped back to the text.
+   searched in a copy of the text whose whitespace runs are single spaces (or one line break), and
+   offsets are mapped back to the text. A street line does not run across a line break; its suite,
+   city, state and postcode may follow on the next lines.
 2. Check and trim: the candidate and the next few words are tagged by ``usaddress`` (a CRF trained on
    US addresses). The address is the longest run of address components in their postal order that
    opens with a house number or a P.O. Box and has a street type or a box; a trailing city is kept
@@ -36,6 +37,7 @@ _ORDER = {
     "BuildingName": 4,
     "PlaceName": 5, "StateName": 6, "ZipCode": 7,
 }
+_OCCUPANCY = 4  # suite, floor, building: may follow the street on the next line
 _PLACE = 5  # components from this stage on are the city, state and postcode
 _TAIL = 80  # characters after a candidate that may hold its city, state and postcode
 
@@ -67,8 +69,10 @@ class AddressFinder:
         pos = 0
         while (m := self._street.search(flat, pos)) is not None:
             # an address opens a word: not the "8" of "QGIS 2.8"
-            opens_word = m.start() == 0 or flat[m.start() - 1] in " ,;:(\"“"
-            span = self._checked(flat, m.start()) if opens_word else None
+            opens_word = m.start() == 0 or flat[m.start() - 1] in " \n,;:(\"“"
+            after_article = flat[max(0, m.start() - 4):m.start()].lower() in (" the", "the ", " an ") or \
+                flat[max(0, m.start() - 3):m.start()].lower() == " a "
+            span = self._checked(flat, m.start()) if opens_word and not after_article else None
             if span is None:
                 pos = m.start() + 1
                 continue
@@ -97,11 +101,15 @@ class AddressFinder:
                               and tagged[0][0][:1].isdigit()):
             return None
         ends, labels, stage, pos = [], [], 0, 0
+        tagged = [(token.strip(), label) for token, label in tagged]  # usaddress keeps a line break on a token
         for token, label in tagged:
             order = _ORDER.get(label)
             if order is None or order < stage:
                 break
-            pos = window.index(token, pos) + len(token)
+            at = window.index(token, pos)
+            if "\n" in window[pos:at] and order < _OCCUPANCY:
+                break  # a street goes on to its suite or city on the next line, not to its name
+            pos = at + len(token)
             ends.append(pos)
             labels.append(label)
             stage = order
@@ -110,8 +118,8 @@ class AddressFinder:
         if not {"StreetNamePostType", "USPSBoxID", "StreetNamePreType"} & set(labels):
             return None
         types = [t.rstrip(".,") for t, label in tagged[:len(labels)] if label == "StreetNamePostType"]
-        if not all(t.lower() in self._street_types for t in types):
-            return None  # a USPS street type, by pyap's list
+        if not all(t.lower() in self._street_types and t[:1].isupper() for t in types):
+            return None  # a capitalised USPS street type, by pyap's list: not "… not out 46 … run out"
         names = [t for t, label in tagged[:len(labels)] if label == "StreetName"]
         if not all(n[:1].isupper() or n[:1].isdigit() for n in names):
             return None  # "90 per cent", "500 strandings and is": street names are capitalised
@@ -150,11 +158,12 @@ def _street_and_place(labels: list[str], prefixes: list[str], state: re.Pattern[
 
 
 def _single_spaced(text: str) -> tuple[str, list[int]]:
-    """``text`` with every whitespace run as one space, and each character's offset in ``text``."""
+    """``text`` with every whitespace run as one space (one line break if it holds one), and each
+    character's offset in ``text``."""
     out, where = [], []
     for m in re.finditer(r"\s+|\S+", text):
         if m.group()[0].isspace():
-            out.append(" ")
+            out.append("\n" if "\n" in m.group() else " ")
             where.append(m.start())
         else:
             out.append(m.group())

@@ -153,7 +153,8 @@ def _candidates(doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
         prev = doc[i - 1].lower_ if i else ""
         nxt = doc[end].text if end < len(doc) else "."
         if 1 <= value <= 99 and value == int(value):
-            if prev in (",", "(") and nxt in _APPOSITION_END:
+            # "Brady (69, Jacksonville)" but not "Honiball ( 2 )" or "( Wayne Fyvie , 75 )": counts, minutes
+            if prev in (",", "(") and nxt in _APPOSITION_END and not (nxt == ")" and prev in (",", "(")):
                 out.append((i, end, "apposition"))
             elif prev in _PREDICATE_BEFORE or prev in _HEDGES and i > 1 and doc[i - 2].lower_ in _PREDICATE_BEFORE:
                 out.append((i, end, "predicate"))

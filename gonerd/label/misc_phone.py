@@ -4,7 +4,8 @@ The matcher reads international formats with their ``+`` country code, national 
 default region, and extensions ("ext. 12", "x5"). A number without a country code is read as a
 number of ``region``, then of each of ``other_regions`` (a UK "0800 024 8997" is not a US number);
 ``leniency`` decides how strict the check is (``VALID``: a number the region's numbering plan can
-assign). Two things the library does not find, and a small rule adds on top:
+assign; ``STRICT_GROUPING``, the default: also grouped as the region writes its numbers, so a league
+table's "3 1 0 6 1 10" is not one). Two things the library does not find, and a small rule adds on top:
 
 * vanity numbers ("1-800-FLOWERS", "1-800-CALL-FBI"): the matcher's candidates are digits only,
   while ``phonenumbers.parse`` reads letters on a keypad — so a digit group followed by letter groups
@@ -37,7 +38,7 @@ class PhoneFinder:
     """Character spans of the phone numbers in a text."""
 
     def __init__(self, region: str = "US", other_regions: tuple[str, ...] | list[str] = (),
-                 leniency: str = "VALID") -> None:
+                 leniency: str = "STRICT_GROUPING") -> None:
         import phonenumbers
 
         known = phonenumbers.SUPPORTED_REGIONS
@@ -66,12 +67,13 @@ class PhoneFinder:
                                                          leniency=phonenumbers.Leniency.POSSIBLE):
                     if sum(c.isdigit() for c in m.raw_string) >= _MIN_LOCAL_DIGITS:
                         found.append((line.start() + m.start, line.start() + m.end))
-        for m in _VANITY.finditer(text):
-            if self._valid(m.group(), phonenumbers):
-                found.append((m.start(), m.end()))
+        found += [(m.start(), m.end()) for m in _VANITY.finditer(text) if self.valid_vanity(m.group())]
         return _first_come(found)
 
-    def _valid(self, candidate: str, phonenumbers) -> bool:  # type: ignore[no-untyped-def]
+    def valid_vanity(self, candidate: str) -> bool:
+        """Whether ``candidate`` ("1-800-FLOWERS") read on a phone keypad is a valid number of the default region."""
+        import phonenumbers
+
         try:
             number = phonenumbers.parse(candidate, self.regions[0])
         except phonenumbers.NumberParseException:
