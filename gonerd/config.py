@@ -24,6 +24,7 @@ DATA_ROOT_VAR = "GONERD_DATA"
 # How a stage's work is run (gonerd.pipeline.executor); never what it produces.
 EXECUTORS = ("local", "ray")
 NER_COMBINE = ("replace", "vote")  # LabelConfig.ner_combine
+EXTRACT_METHODS = ("trafilatura", "ensemble")  # ExtractConfig.method
 RUN_SETTINGS = ("workers", "executor", "ray_address")
 # Only meaningful in a repository checkout; an installed package has no such sibling folder.
 CHECKOUT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -84,8 +85,11 @@ class ReadConfig:
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    """trafilatura settings. Defaults chosen by ``gonerd eval-extract`` (see README)."""
+    """Main-text extraction: ``method`` ("trafilatura", or "ensemble": trafilatura plus the paragraphs that
+    readability-lxml, jusText and Resiliparse all find, see ``gonerd.pipeline.ensemble``) and trafilatura's
+    settings. Defaults chosen by ``gonerd eval-extract`` (see README)."""
 
+    method: str = "trafilatura"
     favor_precision: bool = False
     favor_recall: bool = True
     include_comments: bool = False
@@ -192,6 +196,8 @@ def _check_together(obj: Any, where: str) -> None:
         raise ConfigError(f"{where}.max_tokens: {obj.max_tokens} is below min_tokens {obj.min_tokens}")
     if isinstance(obj, LabelConfig) and obj.ner_combine not in NER_COMBINE:
         raise ConfigError(f"{where}.ner_combine: expected one of {', '.join(NER_COMBINE)}, got {obj.ner_combine!r}")
+    if isinstance(obj, ExtractConfig) and obj.method not in EXTRACT_METHODS:
+        raise ConfigError(f"{where}.method: expected one of {', '.join(EXTRACT_METHODS)}, got {obj.method!r}")
     if getattr(obj, "executor", EXECUTORS[0]) not in EXECUTORS:
         raise ConfigError(f"{where}.executor: expected one of {', '.join(EXECUTORS)}, got {obj.executor!r}")
     if isinstance(obj, BuildConfig) and obj.train + obj.validation + obj.test <= 0:
