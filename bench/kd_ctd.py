@@ -12,7 +12,7 @@ re-running a finished chain only re-assembles the tables:
    budget for every teacher);
 4. ``gonerd kd distill --task mlm --config bench/configs/ctd_distill.toml`` — the student (teacher layers
    0, 2, 4; α = 2, β = 5, γ = 1, T = 2); its starting point ``OUT/init`` is the undistilled **control**;
-5. ``gonerd kd train-ner --config bench/configs/ctd_conll.toml`` (CoNLL-2003, 1 epoch) of teacher, student
+5. ``gonerd kd train-ner --config bench/configs/ctd_conll.toml`` (whole CoNLL-2003 documents, 3 epochs) of teacher, student
    and control, then ``gonerd kd eval`` on testb and CoNLL++, retention against the same arch's teacher;
 6. with a GONERD build in ``demo_out/`` (``make demo``): each CoNLL model fine-tuned further on whole
    documents (``ctd_gonerd.toml``, the recipe of ``bench/results/kd_gonerd_lsg_minilm.toml``) and scored on
@@ -20,7 +20,7 @@ re-running a finished chain only re-assembles the tables:
 7. ``bench/results/kd_ctd.{json,md}`` assembled from the records (after each architecture).
 
 Run records go to ``bench/results/kd_ctd/`` and model folders to ``runs/ctd/``. ``--smoke`` runs the same
-chain and configs with tiny budgets (a few steps, 200 CoNLL sentences) in ``runs/ctd_smoke/`` (records and
+chain and configs with tiny budgets (a few steps, 8 CoNLL documents) in ``runs/ctd_smoke/`` (records and
 tables there too, nothing in bench/results), to check the chain in minutes.
 
     python bench/kd_ctd.py --arch lsg longformer [bigbird nystromformer] [--threads 2] [--no-gonerd]
@@ -51,10 +51,10 @@ GONERD_BUILD = Path("demo_out")
 SMOKE_SETS = {
     "mlm": ["phases=[{max_length: 128, steps: 4, batch_size: 2}, {max_length: 4096, steps: 1, batch_size: 1}]",
             "save_every=2", "eval_every=0", "eval_sequences=2", "eval_batch_size=2"],
-    "conll": ["data.max_train_examples=200", "data.max_dev_examples=100"],
+    "conll": ["data.max_train_examples=8", "data.max_dev_examples=4"],
     "gonerd": ["data.max_train_examples=4", "data.max_dev_examples=2", "epochs=1"],
 }
-SMOKE_EVAL_LIMIT = {"conll": 200, "gonerd": 2}
+SMOKE_EVAL_LIMIT = {"conll": 8, "gonerd": 2}
 
 
 @dataclass(frozen=True)
@@ -142,13 +142,13 @@ def run_mlm(layout: Layout, arch: str, threads: int) -> None:
 
 
 def eval_arguments(data: str) -> list[str]:
-    """``kd eval`` data arguments: CoNLL-2003 testb and CoNLL++ by sentence (as trained), or the GONERD
+    """``kd eval`` data arguments: CoNLL-2003 testb and CoNLL++ by document (as trained), or the GONERD
     build's test and validation splits in windows of up to 4,096 tokens (as ``bench/kd_gonerd.py``)."""
     if data == "conll":
         conll = data_root() / "conll2003"
         return ["--data", str(conll), "--split", f"testb={conll}/eng.testb", "--split",
-                f"conllpp={conll}/conllpp_test.txt", "--unit", "sentence", "--max-length", "128", "--stride", "32",
-                "--batch-size", "64"]
+                f"conllpp={conll}/conllpp_test.txt", "--unit", "document", "--max-length", "512", "--stride", "128",
+                "--batch-size", "16"]
     return ["--data", str(GONERD_BUILD), "--split", "test", "--split", "validation", "--max-length", "4096",
             "--stride", "128", "--batch-size", "2"]
 
