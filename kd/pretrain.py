@@ -287,6 +287,8 @@ def _setup(cfg: MlmPretrainConfig, objective: Objective, name: str) -> PretrainR
     run = PretrainRun(cfg, accelerator, loaded, scheme_for(loaded.tokenizer, cfg.mlm_probability), ids, corpus,
                       train, heldout, model, optimizer, scheduler, total_steps, out, _resume(accelerator, out, name),
                       objective, lengths, name, t_start)
+    # A resumed run's clock goes on from its checkpoint, so the record's times count every session.
+    run.t_start -= run.state.get("seconds", 0.0)
     if run.main:
         _announce(run, name, limit)
         if run.state["step"] == 0:
@@ -439,6 +441,7 @@ def _checkpoint(run: PretrainRun) -> None:
     accelerator, last, new = run.accelerator, run.out / "last", run.out / "last.new"
     accelerator.save_state(str(new))
     accelerator.wait_for_everyone()  # every process has written its random states before the folder moves
+    run.state["seconds"] = round(time.time() - run.t_start, 1)
     if run.main:
         (new / STATE_FILE).write_text(json.dumps(run.state))
         if last.exists():

@@ -94,6 +94,19 @@ def test_a_stopped_run_resumes_to_the_weights_of_an_uninterrupted_one(tiny, tmp_
         pretrain(config(*tiny, tmp_path / "cut", learning_rate=1e-4, seed=5), progress=False)
 
 
+def test_a_resumed_run_counts_the_time_of_earlier_sessions(tiny, tmp_path):
+    pretrain(config(*tiny, tmp_path / "run"), progress=False, stop_after=4)
+    state_file = tmp_path / "run" / "last" / "kd_state.json"
+    state = json.loads(state_file.read_text())
+    assert state["seconds"] > 0
+    state["seconds"] = 1000.0  # as if the first session had trained for 1,000 s
+    state_file.write_text(json.dumps(state))
+    rest = pretrain(config(*tiny, tmp_path / "run"), progress=False)
+    assert rest["train_seconds"] >= 1000.0
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["elapsed_s"] >= 1000.0 for r in logged if r.get("step", 0) > 4)
+
+
 def test_the_token_budget_stops_the_run(tiny, tmp_path):
     summary = pretrain(config(*tiny, tmp_path / "run", max_tokens=150, eval_lengths=(16,)), progress=False)
     assert summary["steps"] == 3 and summary["tokens"] == 192 and summary["stopped_by"] == "max_tokens"
