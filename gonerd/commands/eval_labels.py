@@ -27,12 +27,13 @@ CONLL_TEST = Path("conll2003") / "eng.testb"
 
 
 
-def score_gonerd_gold(gold_path: Path, docs_path: Path, config: Any) -> dict[str, Any]:
+def score_gonerd_gold(gold_path: Path, docs_path: Path, config: Any, nlp: Any, labelers: list[Any]) -> dict[str, Any]:
     """The pre-labels ``gonerd label`` gives the hand-labelled documents of ``gold_path``, scored against them.
 
     The documents (``gonerd docs`` output, documents parquet or JSONL with ``id``/``text``) are
-    pre-labeled on their real text by :func:`gonerd.label.label_documents` with ``config`` — the
-    same function, settings and pipeline as ``gonerd label`` — and compared by character spans
+    pre-labeled on their real text by :func:`gonerd.label.label_documents` with ``config``, its
+    pipeline ``nlp`` and ``labelers`` (:func:`gonerd.commands.label.labelers_for`) — the same
+    function, settings and labelers as ``gonerd label`` — and compared by character spans
     (:func:`gonerd.label.evaluate.eval_gold_documents`).
     """
     from gonerd.label import label_documents, read_documents
@@ -40,7 +41,8 @@ def score_gonerd_gold(gold_path: Path, docs_path: Path, config: Any) -> dict[str
 
     gold = read_gold_documents(gold_path)
     texts = {d["id"]: d["text"] for d in read_documents(docs_path) if d["id"] in gold}
-    records = list(label_documents([{"id": i, "text": t} for i, t in texts.items()], config, progress=False))
+    records = list(label_documents([{"id": i, "text": t} for i, t in texts.items()], config, labelers, nlp=nlp,
+                                   progress=False))
     result = eval_gold_documents(gold_path, gold, texts, {r["id"]: r["spans"] for r in records})
     label_source = {r["label_source"] for r in records}
     return {**result, "docs": str(docs_path), "label_source": ", ".join(sorted(label_source)),
@@ -59,7 +61,8 @@ def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
     from gonerd.label.evaluate import eval_conll, eval_misc, read_conll_misc_gold, read_misc_gold
     from gonerd.label.spacy_ner import load_pipeline
 
-    nlp = load_pipeline(config.model, sentence_starts=False)
+    # sentence starts as `gonerd label` has them: a model labeler tags sentence by sentence
+    nlp = load_pipeline(config.model, sentence_starts=config.sentence_starts)
     labelers = labelers_for(nlp, config)
     result: dict[str, Any] = {"label_source": label_source(labelers), "config": dataclasses.asdict(config)}
     if conll is not None:
@@ -70,7 +73,7 @@ def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
         gold = read_conll_misc_gold(path, root or data_root(None))
         result.setdefault("misc_conll", {})[path.name] = {"file": str(path), **eval_misc(gold, nlp, labelers)}
     if gonerd_gold is not None and docs is not None:
-        result["gonerd_gold"] = score_gonerd_gold(gonerd_gold, docs, config)
+        result["gonerd_gold"] = score_gonerd_gold(gonerd_gold, docs, config, nlp, labelers)
     return result
 
 
@@ -104,7 +107,7 @@ def _cmd(args: argparse.Namespace) -> int:
     from gonerd.config import LabelConfig
     from gonerd.errors import InputError
 
-    config = load_command_config(args, LabelConfig, model=args.model)
+    config = load_command_config(args, LabelConfig, model=args.model, ner_model=args.ner_model)
     root = data_root(args.data_root)
     conll = None if args.no_conll else Path(args.conll) if args.conll else root / CONLL_TEST
     if conll is not None and not args.conll and not conll.is_file():
@@ -156,6 +159,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-conll", action="store_true", help="skip the CoNLL evaluation")
     p.add_argument("--no-misc", action="store_true", help="skip both MISC evaluations")
     p.add_argument("--model", help="spaCy model name or path")
+    p.add_argument("--ner-model", metavar="PATH",
+                   help="token-classification model dir scored instead of spaCy's NER for PER/ORG/LOC, or in a vote "
+                        "with it (--set ner_combine=vote), as `gonerd label --ner-model` labels")
     add_config_arguments(p, "LabelConfig keys (model, entity_map, misc_rules, strip_articles, ...)")
     p.add_argument("--out", help="write the full result (incl. MISC errors) as JSON here")
     p.set_defaults(func=_cmd)

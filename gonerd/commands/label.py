@@ -4,11 +4,14 @@ One document is one sequence of words: spaCy's tokens without the whitespace-onl
 whitespace that follows it (``whitespace``), so the text is reconstructable.
 PER/ORG/LOC come from the spaCy pipeline through ``entity_map`` (default PERSON→PER, ORG→ORG,
 GPE/LOC/FAC→LOC; every other type is dropped — CoNLL-style MISC is not GONERD MISC); a leading
-"the"/"a"/"an" is left outside their spans (``strip_articles``). MISC (ages,
+"the"/"a"/"an" is left outside their spans (``strip_articles``), and the spans are cleaned per
+document (``spacy_fixes``: datelines, number edges, one type per name). With ``--ner-model`` a trained
+token-classification model labels PER/ORG/LOC instead (``ner_combine = "replace"``) or in a vote with
+spaCy (``"vote"``: its spans with confidence ≥ ``ner_model_threshold``, the others where spaCy agrees). MISC (ages,
 street addresses, phone numbers only) comes from token-pattern rules. Conflicts: the MISC rules
 have priority over the NER spans they overlap; within one labeler the longer span wins. Output is
 always strict IOB2; ``label_source`` records both sources
-(``spacy:<model>@<version>/words/no-articles+rules:misc@<n>``).
+(``spacy:<model>@<version>/words/no-articles/fixes@1+rules:misc@<n>``).
 
 Output: ``OUT/labeled.parquet`` (labeled-document records). While running, finished chunks are
 saved under ``OUT/parts/``; a re-run reuses every document already labeled with the same
@@ -48,10 +51,12 @@ def _previous(out: Path) -> dict[str, dict[str, Any]]:
 
 def labelers_for(nlp: Any, config: Any) -> list[Any]:
     """The labelers of ``config`` (:func:`gonerd.label.build_labelers`), with a trained model's
-    labeler (:class:`kd.labeler.ModelLabeler`) as the NER when ``config.ner_model`` is set.
+    labeler (:class:`kd.labeler.ModelLabeler`) as the NER when ``config.ner_model`` is set — alone, or
+    with ``ner_combine = "vote"`` in a vote with spaCy (:class:`gonerd.label.combine.VoteNer`).
 
     Composing kd into labeling happens here, at the command layer: ``gonerd/label`` never imports kd.
     """
+    from gonerd.errors import ConfigError
     from gonerd.label import build_labelers
 
     ner = None
@@ -59,6 +64,14 @@ def labelers_for(nlp: Any, config: Any) -> list[Any]:
         from kd.labeler import ModelLabeler
 
         ner = ModelLabeler(config.ner_model, types=config.ner_model_types)
+        if config.ner_combine == "vote":
+            from gonerd.label.combine import VoteNer
+            from gonerd.label.spacy_ner import SpacyNer
+
+            ner = VoteNer(ner, SpacyNer.from_config(nlp, config), config.ner_model_threshold)
+    elif config.ner_combine != "replace":
+        raise ConfigError(f"ner_combine {config.ner_combine!r} needs ner_model (--ner-model): it combines a model "
+                          "with spaCy")
     return build_labelers(nlp, config, ner)
 
 
