@@ -57,6 +57,12 @@ def plan_upload(dataset_dir: str | Path) -> list[UploadItem]:
     return [UploadItem(p.relative_to(root).as_posix(), p, p.stat().st_size) for p in paths]
 
 
+def check_repo_id(repo_id: str) -> None:
+    """Raise :class:`InputError` unless ``repo_id`` is ``OWNER/NAME``."""
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise InputError(f"repo id must be OWNER/NAME, got {repo_id!r}", field="repo_id")
+
+
 def resolve_endpoint(endpoint: str | None) -> str:
     """``endpoint``, else ``HF_ENDPOINT`` from the environment, else the public Hub."""
     return (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
@@ -197,8 +203,7 @@ def push_dataset(dataset_dir: str | Path, repo_id: str, *, token: str | None = N
     from huggingface_hub import CommitOperationAdd
 
     root = Path(dataset_dir)
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise InputError(f"repo id must be OWNER/NAME, got {repo_id!r}", field="repo_id")
+    check_repo_id(repo_id)
     items = plan_upload(root)
     endpoint = resolve_endpoint(endpoint)
     result: dict[str, Any] = {"repo_id": repo_id, "endpoint": endpoint, "revision": revision or "main",

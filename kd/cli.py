@@ -1,6 +1,7 @@
 """``gonerd kd``: efficient-attention conversion (``convert``), MLM corpus and pretraining (``corpus``,
 ``pretrain``), distillation (``distill``), NER fine-tuning (``train-ner``), scoring (``eval``),
-prediction (``predict``) and the speed/memory table (``bench``)."""
+prediction (``predict``), int8 export (``export``), publishing (``push``) and the speed/memory table
+(``bench``)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,34 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from gonerd.errors import ConfigError
+    from kd.export import export_int8
+
+    if not args.int8:
+        raise ConfigError("kd export makes int8 copies only: pass --int8")
+    record = export_int8(args.model, args.output)
+    print(f"kd export: {args.model} -> {args.output} ({record['quantization']}; "
+          f"{record['bytes']['model.onnx']:,} bytes)", file=sys.stderr)
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from kd.push import push_model
+
+    result = push_model(args.model_dir, args.repo_id, eval_path=args.eval, dry_run=args.dry_run,
+                        private=args.private, token=args.token, endpoint=args.endpoint, license_id=args.license,
+                        connect_timeout=args.connect_timeout, read_timeout=args.timeout)
+    verb = "would upload" if args.dry_run else "uploaded"
+    print(f"{verb} {len(result['files'])} files ({sum(f['size'] for f in result['files']):,} bytes) to "
+          f"{result['endpoint']}/{args.repo_id} (card: {result['card']})")
+    for f in result["files"]:
+        print(f"  {f['path']}  {f['size']:,} bytes")
+    if not args.dry_run:
+        print(f"commit {result['commit_oid']}: {result['commit_url']}")
+    return 0
+
+
 def _convert(args: argparse.Namespace) -> int:
     from kd.convert import convert
 
@@ -163,7 +192,7 @@ def _training_arguments(p: argparse.ArgumentParser, config_class: str, model_fla
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``kd`` and its subcommands (see the module docstring)."""
     kd = subparsers.add_parser("kd", help="efficient NER students: convert, corpus, pretrain, distill, train-ner, "
-                                          "eval, predict, bench")
+                                          "eval, predict, export, push, bench")
     sub = kd.add_subparsers(dest="kd_command", required=True, metavar="KD_COMMAND")
 
     p = sub.add_parser("train-ner", help="fine-tune a token-classification model (accelerate; seeded)")
@@ -214,6 +243,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="how to read --input (default: by extension; .txt is CoNLL only when unambiguously so)")
     _common(p)
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("export", help="an int8 copy of a trained model for fast CPU prediction (ONNX Runtime "
+                                      "dynamic quantization); kd predict / kd eval / label --ner-model load it")
+    p.add_argument("model", metavar="MODEL", help="trained model directory (e.g. runs/NAME/best)")
+    p.add_argument("--int8", action="store_true", help="quantize to int8 (the only export)")
+    p.add_argument("--output", required=True, help="new (or empty) directory for the exported model")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("push", help="publish a trained model (weights, tokenizer, config, generated model card) "
+                                    "to a Hub model repo in one commit")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="trained model directory or int8 export")
+    p.add_argument("--repo-id", required=True, metavar="OWNER/NAME", help="model repo on the Hub")
+    p.add_argument("--eval", metavar="METRICS_JSON", help="`gonerd kd eval --output` JSON: per-type F1 for the card")
+    p.add_argument("--license", default="apache-2.0", help="license id for the card (default apache-2.0)")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`)")
+    p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="seconds to wait for each answer from the Hub (default: GONERD_HUB_TIMEOUT or 60)")
+    p.add_argument("--connect-timeout", type=float, metavar="SECONDS",
+                   help="seconds to wait for a connection (default: GONERD_HUB_CONNECT_TIMEOUT or 10)")
+    p.add_argument("--dry-run", action="store_true", help="write MODEL_DIR/README.md and list the files; send nothing")
+    p.set_defaults(func=_push)
 
     p = sub.add_parser("bench", help="Table 2: parameters, seconds per batch and peak memory of teachers and "
                                      "their half-depth students at several lengths (each in a fresh process)")

@@ -61,7 +61,7 @@ class LoadedModel:
 
 
 def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedModel:
-    """Load any ``AutoModelForTokenClassification`` from a local path.
+    """Load any ``AutoModelForTokenClassification`` from a local path (or an int8 export, see :mod:`kd.export`).
 
     With ``labels``, the head is sized for them; a checkpoint without a head (or with other labels)
     gets a freshly initialised head, and the names of those weights are returned in ``fresh``.
@@ -71,12 +71,17 @@ def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedM
     from transformers.utils import logging as hf_logging
 
     import kd.lsg  # noqa: F401  (registers the lsg_bert model type with the Auto classes)
+    from kd.export import EXPORT_RECORD, ONNX_FILE, OnnxTokenClassifier, is_export
 
     path = resolve_model_path(name)
     if not (path / "config.json").is_file():
         raise InputError("model directory has no config.json", str(path), field="config")
     tokenizer = load_tokenizer(path)
     config = AutoConfig.from_pretrained(str(path))
+    exported = is_export(path)
+    if exported and labels is not None:
+        raise InputError("an int8 export is for prediction only (no new head, no training); use the fp32 model "
+                         "it was made from", str(path / EXPORT_RECORD))
     if labels is None:
         id2label = getattr(config, "id2label", None) or {}
         labels = tuple(id2label[i] for i in sorted(id2label))
@@ -87,6 +92,8 @@ def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedM
     config.num_labels = len(labels)
     config.id2label = dict(enumerate(labels))
     config.label2id = {l: i for i, l in enumerate(labels)}
+    if exported:
+        return LoadedModel(OnnxTokenClassifier(path / ONNX_FILE, config), tokenizer, labels, path, [])
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the fresh-head warning is reported by us, precisely
     try:
@@ -187,7 +194,7 @@ def run_windows(loaded: LoadedModel, sequences: Sequence[Sequence[str]], reduce:
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = model.device
     with torch.inference_mode():
         for b in tqdm(range(0, len(jobs), batch_size), desc="tagging", unit="batch", disable=not progress):
             batch = jobs[b:b + batch_size]

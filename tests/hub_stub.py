@@ -1,6 +1,7 @@
-"""A small Hugging Face Hub on 127.0.0.1: the endpoints huggingface_hub 2.4.0 calls to push a dataset.
+"""A small Hugging Face Hub on 127.0.0.1: the endpoints huggingface_hub 2.4.0 calls to push a dataset (or a model).
 
-Implements, for dataset repos: ``POST /api/repos/create``, ``GET /api/datasets/{repo}[/revision/{rev}]``,
+Implements, for dataset repos (model repos alike, under ``/api/models/`` and ``/{repo}``):
+``POST /api/repos/create``, ``GET /api/datasets/{repo}[/revision/{rev}]``,
 ``POST /api/validate-yaml``, ``POST /api/datasets/{repo}/branch/{branch}``,
 ``POST /api/datasets/{repo}/preupload/{rev}`` (``.parquet``/``.png`` answered as LFS, the rest regular),
 ``POST /datasets/{repo}.git/info/lfs/objects/batch`` (basic transfer) with the upload ``PUT`` and
@@ -20,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-LFS_SUFFIXES = (".parquet", ".png", ".arrow")
+LFS_SUFFIXES = (".parquet", ".png", ".arrow", ".safetensors", ".onnx")
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -136,17 +137,18 @@ class HubStub:
 
     def _routes(self) -> list[tuple[str, Any]]:
         repo = r"(?P<repo>[\w.-]+/[\w.-]+)"
+        kind, prefix = "(?:datasets|models)", "(?:datasets/)?"  # model repos: /api/models/..., /{repo}.git/...
         return [
             (r"POST /api/repos/create", self._create_repo),
             (r"POST /api/validate-yaml", self._validate_yaml),
-            (rf"GET /api/datasets/{repo}(?:/revision/(?P<rev>[^/]+))?", self._repo_info),
-            (rf"POST /api/datasets/{repo}/branch/(?P<branch>[^/]+)", self._create_branch),
-            (rf"POST /api/datasets/{repo}/preupload/(?P<rev>[^/]+)", self._preupload),
-            (rf"POST /datasets/{repo}\.git/info/lfs/objects/batch", self._lfs_batch),
+            (rf"GET /api/{kind}/{repo}(?:/revision/(?P<rev>[^/]+))?", self._repo_info),
+            (rf"POST /api/{kind}/{repo}/branch/(?P<branch>[^/]+)", self._create_branch),
+            (rf"POST /api/{kind}/{repo}/preupload/(?P<rev>[^/]+)", self._preupload),
+            (rf"POST /{prefix}{repo}\.git/info/lfs/objects/batch", self._lfs_batch),
             (r"PUT /lfs-upload/(?P<oid>[0-9a-f]{64})", self._lfs_put),
             (r"POST /lfs-verify", self._lfs_verify),
-            (rf"POST /api/datasets/{repo}/commit/(?P<rev>[^/]+)", self._commit),
-            (rf"(?P<method>GET|HEAD) /datasets/{repo}/resolve/(?P<rev>[^/]+)/(?P<file>.+)", self._resolve),
+            (rf"POST /api/{kind}/{repo}/commit/(?P<rev>[^/]+)", self._commit),
+            (rf"(?P<method>GET|HEAD) /{prefix}{repo}/resolve/(?P<rev>[^/]+)/(?P<file>.+)", self._resolve),
         ]
 
     def _missing_repo(self, req: BaseHTTPRequestHandler, repo: str, head: bool = False) -> bool:
