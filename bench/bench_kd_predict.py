@@ -1,14 +1,17 @@
-"""Long-document NER prediction: tokens/s of ``gonerd kd predict`` vs ``transformers.pipeline``.
+"""Long-document NER prediction: tokens/s of ``gonerd kd predict`` (fp32 and int8) vs ``transformers.pipeline``.
 
-Both run the same model on the same long documents (DOJ releases concatenated to ≥ 2,000 spaCy
-tokens each), with the same window length, the same overlap (``stride``) and batch size. Ours
-tokenises with spaCy, windows each document and scores each word from the window where it has the
-most context; the baseline is ``pipeline("token-classification", stride=..., aggregation_strategy=
-"first")``. Throughput counts spaCy tokens per second (tokenisation included on both sides).
-Agreement: F1 of our character spans against the pipeline's, exact (start, end, type) and by
-overlap of the same type.
+All three run the same model on the same long documents (DOJ releases concatenated to ≥ 2,000 spaCy
+tokens each), with the same window length, the same overlap (``stride``) and batch size, timed
+interleaved in one process. Ours tokenises with spaCy, windows each document and scores each word
+from the window where it has the most context; the baseline is ``pipeline("token-classification",
+stride=..., aggregation_strategy="first")``; int8 is the model's ``gonerd kd export --int8`` copy
+(ONNX Runtime dynamic quantization; made into a temporary folder unless ``--int8-model`` names one).
+Throughput counts spaCy tokens per second (tokenisation included on both sides). Agreement: F1 of
+our fp32 character spans against the pipeline's, exact (start, end, type) and by overlap of the same
+type. Accuracy: entity F1 of fp32 and int8 on CoNLL-2003 testb (``<data root>/conll2003/eng.testb``).
 
-    python bench/bench_kd_predict.py [--model runs/conll_minilm_3ep/best] [--repeat 2]   (from the repository root)
+    python bench/bench_kd_predict.py [--model runs/conll_minilm_3ep/best] [--repeat 3]   (from the repository root)
+    -> bench/results/kd_predict_long_docs.json (``--result-name`` to write another name)
 """
 
 from __future__ import annotations
@@ -79,9 +82,33 @@ def agreement(a: list[set], b: list[set]) -> dict[str, float]:
             "overlap_f1": round(f1(ov_a / na if na else 0, ov_b / nb if nb else 0), 4)}
 
 
+def conll_f1(loaded, max_length: int, stride: int, batch_size: int) -> dict[str, float] | None:
+    """Entity F1 per type of ``loaded`` on CoNLL-2003 testb (sentences), or ``None`` without the data."""
+    from kd.data import load_split
+    from kd.evaluate import evaluate_split
+
+    testb = SHARED_DATA / "conll2003" / "eng.testb"
+    if not testb.is_file():
+        return None
+    split = load_split(str(testb), "testb", labels=loaded.labels, unit="sentence")
+    scores = evaluate_split(loaded, split, max_length=max_length, stride=stride, batch_size=batch_size)["scores"]
+    return {t: round(v["f1"], 4) for t, v in scores.items()}
+
+
+def int8_model(model: str, given: str | None, tmp: Path) -> Path:
+    """The int8 export to measure: ``given``, else one made now with ``gonerd kd export --int8`` into ``tmp``."""
+    if given:
+        return Path(given)
+    from kd.export import export_int8
+
+    export_int8(model, tmp / "int8")
+    return tmp / "int8"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--int8-model", help="its `gonerd kd export --int8` folder (default: exported into a temp dir)")
     ap.add_argument("--min-tokens", type=int, default=2000)
     ap.add_argument("--docs", type=int, default=8)
     ap.add_argument("--max-length", type=int, default=512)
@@ -89,7 +116,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--result-name", default="kd_predict_long_docs", help="bench/results/NAME.json")
     args = ap.parse_args()
+
+    import tempfile
 
     import torch
     from transformers import pipeline
@@ -104,6 +134,8 @@ def main() -> None:
         print(f"skipped: {SHARED_DATA / 'doj_press_releases'} not found")
         sys.exit(0)
     torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        quantized = load_model(int8_model(args.model, args.int8_model, Path(tmp)))
     loaded = load_model(args.model)
     loaded.tokenizer.model_max_length = args.max_length
     pipe = pipeline("token-classification", model=loaded.model, tokenizer=loaded.tokenizer, stride=args.stride,
@@ -112,27 +144,40 @@ def main() -> None:
 
     n_tokens = sum(len(spacy.blank("en")(t)) for t in texts)
     ours_spans = ours(loaded, texts, args.max_length, args.stride, args.batch_size)  # warm-up + outputs
+    int8_spans = ours(quantized, texts, args.max_length, args.stride, args.batch_size)
     base_spans = baseline(pipe, texts, args.batch_size)
-    # Interleaved, so a burst of load from other processes hits both sides alike; fastest of each.
-    t_base, t_ours = float("inf"), float("inf")
+    # Interleaved, so a burst of load from other processes hits every side alike; fastest of each.
+    runs = {"baseline": lambda: baseline(pipe, texts, args.batch_size),
+            "ours": lambda: ours(loaded, texts, args.max_length, args.stride, args.batch_size),
+            "int8": lambda: ours(quantized, texts, args.max_length, args.stride, args.batch_size)}
+    best = {name: float("inf") for name in runs}
     for _ in range(args.repeat):
-        t_base = min(t_base, best_of(lambda: baseline(pipe, texts, args.batch_size), 1))
-        t_ours = min(t_ours, best_of(lambda: ours(loaded, texts, args.max_length, args.stride, args.batch_size), 1))
-    agree = agreement(ours_spans, base_spans)
-    base = {"system": f"transformers.pipeline token-classification stride={args.stride} aggregation=first",
-            "seconds": round(t_base, 3), "tokens_per_s": round(n_tokens / t_base, 1)}
-    our = {"system": f"gonerd kd predict (windows {args.max_length}, stride {args.stride}, most-context window)",
-           "seconds": round(t_ours, 3), "tokens_per_s": round(n_tokens / t_ours, 1)}
-    ratio = our["tokens_per_s"] / base["tokens_per_s"]
+        for name, fn in runs.items():
+            best[name] = min(best[name], best_of(fn, 1))
+    systems = {"baseline": f"transformers.pipeline token-classification stride={args.stride} aggregation=first",
+               "ours": f"gonerd kd predict fp32 (windows {args.max_length}, stride {args.stride}, most-context window)",
+               "int8": "gonerd kd predict on the `gonerd kd export --int8` copy (ONNX Runtime int8)"}
+    rows = {name: {"system": systems[name], "seconds": round(t, 3), "tokens_per_s": round(n_tokens / t, 1)}
+            for name, t in best.items()}
+    f1 = {"fp32": conll_f1(loaded, args.max_length, args.stride, 32),
+          "int8": conll_f1(quantized, args.max_length, args.stride, 32)}
+    ratio = rows["ours"]["tokens_per_s"] / rows["baseline"]["tokens_per_s"]
+    ratio_int8 = rows["int8"]["tokens_per_s"] / rows["baseline"]["tokens_per_s"]
     print_table(f"NER prediction on {len(texts)} long documents ({n_tokens} spaCy tokens, model {args.model})",
-                [(base["system"], f"{base['tokens_per_s']:.0f}", f"{base['seconds']:.2f}"),
-                 (our["system"], f"{our['tokens_per_s']:.0f}", f"{our['seconds']:.2f}")],
-                ("system", "tokens/s", "seconds"))
-    print(f"\nratio (ours/baseline tokens/s): {ratio:.2f}; agreement: {agree}")
-    path = save_result("kd_predict_long_docs", base, our, ratio, "spaCy tokens/s (higher is better)",
-                       extra={"model": portable_path(args.model), "n_docs": len(texts), "n_tokens": n_tokens,
+                [(r["system"], f"{r['tokens_per_s']:.0f}", f"{r['seconds']:.2f}",
+                  f"{r['tokens_per_s'] / rows['baseline']['tokens_per_s']:.2f}") for r in rows.values()],
+                ("system", "tokens/s", "seconds", "× pipeline"))
+    delta = None if f1["fp32"] is None else round(100 * (f1["int8"]["ALL"] - f1["fp32"]["ALL"]), 2)
+    print(f"\nratio fp32/pipeline {ratio:.2f}, int8/pipeline {ratio_int8:.2f}; CoNLL-2003 testb F1 fp32 "
+          f"{f1['fp32']}, int8 {f1['int8']} (int8 - fp32: {delta} points); agreement fp32 vs pipeline: "
+          f"{agreement(ours_spans, base_spans)}")
+    path = save_result(args.result_name, rows["baseline"], rows["ours"], ratio, "spaCy tokens/s (higher is better)",
+                       extra={"int8": rows["int8"], "ratio_int8": round(ratio_int8, 4),
+                              "conll2003_testb_f1": f1, "int8_minus_fp32_f1_points": delta,
+                              "model": portable_path(args.model), "n_docs": len(texts), "n_tokens": n_tokens,
                               "max_length": args.max_length, "stride": args.stride, "batch_size": args.batch_size,
-                              "agreement": agree})
+                              "agreement": agreement(ours_spans, base_spans),
+                              "agreement_int8_vs_fp32": agreement(int8_spans, ours_spans)})
     print(f"saved {path}")
 
 
