@@ -44,11 +44,22 @@ def test_misc_scores_on_the_gold(gold: list[dict]) -> None:
     result = eval_misc(gold, nlp, labelers)
     s = result["scores"]
     assert s["ALL"]["support"] == sum(len(r["spans"]) for r in gold)
-    assert s["ALL"]["precision"] >= 0.95 and s["ALL"]["recall"] >= 0.93
-    assert s["age"]["recall"] >= 0.92 and s["phone"]["recall"] >= 0.95 and s["address"]["recall"] >= 0.85
+    assert s["ALL"]["precision"] >= 0.95 and s["ALL"]["recall"] >= 0.95
+    assert s["age"]["recall"] >= 0.95 and s["phone"]["recall"] >= 0.95 and s["address"]["recall"] >= 0.85
     fn = {e["text"] for e in result["errors"] if e["type"] == "false_negative"}
-    assert "34" in fn  # "—Katie (34)": a bare parenthesised number is deliberately not matched
+    # pyap has no Japanese address patterns; the whole postal address is gold all the same
+    assert "5 Chome-3-23 Minatocho\nMombetsu, Hokkaido 094-0011" in fn
     assert "| ALL |" in scores_table(s, "MISC kind")
+
+
+def test_gold_follows_the_issue_21_conventions(gold: list[dict]) -> None:
+    """Whole postal addresses; ages of persons, not thresholds (gonerd/data/README.md lists the changes)."""
+    spans = {(r["text"][s["start"]:s["end"]], s["kind"]) for r in gold for s in r["spans"]}
+    assert ("450 Fifth Street NW, Suite 8600, Washington, D.C. 20530", "address") in spans
+    assert ("1156 High Street, Santa Cruz, CA 95064", "address") in spans
+    assert ("1909 Jolinda Drive", "address") in spans  # the text gives the street part only
+    assert ("seven years old", "age") in spans
+    assert not {("aged 50 years", "age"), ("14 years old", "age"), ("60 years of age", "age")} & spans
 
 
 def test_misc_scores_count_every_error(gold: list[dict], tmp_path: Path) -> None:
@@ -106,9 +117,46 @@ def test_cli_writes_tables_and_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "| MISC kind |" in printed and "| type |" in printed and "MISC mapped to O" in printed
     result = json.loads(out.read_text())
     assert result["label_source"].endswith("+rules:misc@3")
-    assert result["misc"]["scores"]["ALL"]["support"] >= 150 and result["conll"]["documents"] == 2
+    assert result["misc"]["misc_gold.jsonl"]["scores"]["ALL"]["support"] >= 150 and result["conll"]["documents"] == 2
+    assert "misc_new_test.jsonl" not in result["misc"]  # the held-out half is scored only when named
     if TESTB.is_file():
         assert set(result["misc_conll"]) == {"misc_conll_testa.jsonl", "misc_conll_testb.jsonl"}
+
+
+def test_cli_scores_several_misc_gold_sets_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
+    with_phones = [r for r in records if any(s["kind"] == "phone" for s in r["spans"])]
+    whole, phones = tmp_path / "whole.jsonl", tmp_path / "phones.jsonl"
+    whole.write_text("".join(json.dumps(r) + "\n" for r in with_phones), encoding="utf-8")
+    phones.write_text("".join(json.dumps({**r, "spans": [s for s in r["spans"] if s["kind"] == "phone"]}) + "\n"
+                              for r in with_phones), encoding="utf-8")
+    out = tmp_path / "eval.json"
+    assert main(["eval-labels", "--no-conll", "--misc-conll", str(tmp_path / "none"), "--misc-gold", str(whole),
+                 str(phones), "--out", str(out)]) == 2  # a missing file is named before any work
+    assert "none: no such file" in capsys.readouterr().err and not out.exists()
+    assert main(["eval-labels", "--no-conll", "--misc-gold", str(whole), str(phones), "--data-root",
+                 str(tmp_path / "no-root"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    header = next(line for line in printed.splitlines() if line.startswith("| MISC kind |"))
+    assert header.index("whole.jsonl P") < header.index("phones.jsonl P")
+    result = json.loads(out.read_text())["misc"]
+    assert list(result) == ["whole.jsonl", "phones.jsonl"]
+    a, b = result["whole.jsonl"]["scores"], result["phones.jsonl"]["scores"]
+    assert a["phone"] == b["phone"] and a["phone"]["support"] >= 20  # same texts, same phones: same figures
+    assert b["ALL"]["support"] == b["phone"]["support"] < a["ALL"]["support"]  # the other kinds are gone from b
+    row = next(line for line in printed.splitlines() if line.startswith("| phone |"))
+    assert row.count(f"{a['phone']['f1']:.3f}") == 2
+
+
+def test_side_by_side_table_marks_kinds_a_set_lacks() -> None:
+    from gonerd.label.evaluate import side_by_side_table
+
+    score = {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 4}
+    table = side_by_side_table({"a": {"scores": {"age": score, "ALL": score}}, "b": {"scores": {"ALL": score}}})
+    lines = table.splitlines()
+    assert lines[0] == "| MISC kind | a P | R | F1 | n | b P | R | F1 | n |"
+    assert lines[2] == "| age | 1.000 | 0.500 | 0.667 | 4 | – | – | – | 0 |"
+    assert lines[-1] == "| ALL | 1.000 | 0.500 | 0.667 | 4 | 1.000 | 0.500 | 0.667 | 4 |"
 
 
 def test_cli_missing_gold_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,10 @@ from gonerd.config import DATA_ROOT_VAR, data_root
 
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_MISC_GOLD = PACKAGE_DATA / "misc_gold.jsonl"
+# Scored by default beside the old gold: the dev half of the MISC set labelled for issue 21. Its test
+# half (misc_new_test.jsonl) is scored only when named with --misc-gold, once, at the end.
+DEFAULT_MISC_DEV = PACKAGE_DATA / "misc_new_dev.jsonl"
+DEFAULT_MISC_CONLL_DEV = PACKAGE_DATA / "misc_new_conll_dev.jsonl"
 # MISC gold over CoNLL texts: testa was used to refine the rules (rules:misc@2), testb never was
 DEFAULT_MISC_CONLL = (PACKAGE_DATA / "misc_conll_testa.jsonl", PACKAGE_DATA / "misc_conll_testb.jsonl")
 CONLL_TEST = Path("conll2003") / "eng.testb"
@@ -50,11 +54,11 @@ def score_gonerd_gold(gold_path: Path, docs_path: Path, config: Any, nlp: Any, l
                          "hand labels, entities matched by character span and type"}
 
 
-def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
+def run_eval_labels(config: Any, conll: Path | None, misc_gold: tuple[Path, ...] = (),
                     misc_conll: tuple[Path, ...] = (), root: Path | None = None,
                     gonerd_gold: Path | None = None, docs: Path | None = None) -> dict[str, Any]:
-    """Evaluate the labelers of ``config`` on a CoNLL file (``None`` skips), the MISC gold set
-    (``None`` skips), MISC gold files over CoNLL texts (offsets into files under ``root``) and the
+    """Evaluate the labelers of ``config`` on a CoNLL file (``None`` skips), MISC gold sets
+    (``result["misc"][file name]``), MISC gold files over CoNLL texts (offsets into files under ``root``) and the
     hand-labelled documents ``gonerd_gold`` of ``docs`` (:func:`score_gonerd_gold`; all four types)."""
     from gonerd.commands.label import labelers_for
     from gonerd.label import label_source
@@ -67,8 +71,9 @@ def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
     result: dict[str, Any] = {"label_source": label_source(labelers), "config": dataclasses.asdict(config)}
     if conll is not None:
         result["conll"] = eval_conll(conll, nlp, labelers)
-    if misc_gold is not None:
-        result["misc"] = {"file": str(misc_gold), **eval_misc(read_misc_gold(misc_gold), nlp, labelers)}
+    for path in misc_gold:
+        result.setdefault("misc", {})[path.name] = {"file": str(path),
+                                                   **eval_misc(read_misc_gold(path), nlp, labelers)}
     for path in misc_conll:
         gold = read_conll_misc_gold(path, root or data_root(None))
         result.setdefault("misc_conll", {})[path.name] = {"file": str(path), **eval_misc(gold, nlp, labelers)}
@@ -79,26 +84,24 @@ def run_eval_labels(config: Any, conll: Path | None, misc_gold: Path | None,
 
 def report_markdown(result: dict[str, Any]) -> str:
     """The evaluation as markdown tables."""
-    from gonerd.label.evaluate import scores_table
+    from gonerd.label.evaluate import scores_table, side_by_side_table
 
     parts = [f"label_source: `{result['label_source']}`"]
+    misc_sets = {**result.get("misc", {}), **result.get("misc_conll", {})}
+    if misc_sets:
+        parts.append("MISC gold sets side by side (exact character spans; P, R, F1 and gold support n per kind): "
+                     + ", ".join(f"`{name}` {m['documents']} texts" for name, m in misc_sets.items()))
+        parts.append(side_by_side_table(misc_sets))
     if "conll" in result:
         c = result["conll"]
         parts.append(f"CoNLL `{c['file']}` ({c['documents']} documents, {c['tokens']} tokens; entity-level strict "
                      f"IOB2; {', '.join(c['excluded_types'])} mapped to O on both sides — CoNLL MISC is not GONERD MISC)")
         parts.append(scores_table(c["scores"], "type"))
-    if "misc" in result:
-        m = result["misc"]
-        parts.append(f"MISC gold `{m['file']}` ({m['documents']} texts; exact character spans)")
-        parts.append(scores_table(m["scores"], "MISC kind"))
     if "gonerd_gold" in result:
         g = result["gonerd_gold"]
         parts.append(f"Hand-labelled GONERD documents `{g['file']}` ({g['documents']} documents, {g['tokens']} tokens; "
                      f"{g['procedure']}, all four types)")
         parts.append(scores_table(g["scores"], "type"))
-    for m in result.get("misc_conll", {}).values():
-        parts.append(f"MISC gold over CoNLL texts `{m['file']}` ({m['documents']} documents)")
-        parts.append(scores_table(m["scores"], "MISC kind"))
     return "\n\n".join(parts)
 
 
@@ -113,10 +116,14 @@ def _cmd(args: argparse.Namespace) -> int:
     if conll is not None and not args.conll and not conll.is_file():
         raise InputError(f"CoNLL-2003 test file not found under the data root {root} (pass --conll FILE, "
                          f"--data-root DIR or {DATA_ROOT_VAR}, or --no-conll)", str(conll))
-    misc = None if args.no_misc else Path(args.misc_gold) if args.misc_gold else DEFAULT_MISC_GOLD
+    misc: tuple[Path, ...] = ()
+    if not args.no_misc:
+        misc = (tuple(Path(p) for p in args.misc_gold) if args.misc_gold else
+                tuple(p for p in (DEFAULT_MISC_GOLD, DEFAULT_MISC_DEV) if p == DEFAULT_MISC_GOLD or p.is_file()))
     misc_conll: tuple[Path, ...] = ()
     if not args.no_misc:
-        misc_conll = tuple(Path(p) for p in args.misc_conll) if args.misc_conll else DEFAULT_MISC_CONLL
+        misc_conll = (tuple(Path(p) for p in args.misc_conll) if args.misc_conll else
+                      DEFAULT_MISC_CONLL + tuple(p for p in (DEFAULT_MISC_CONLL_DEV,) if p.is_file()))
         if not args.misc_conll and not root.is_dir():
             print(f"MISC gold over CoNLL texts skipped: data root {root} not found")
             misc_conll = ()
@@ -125,7 +132,7 @@ def _cmd(args: argparse.Namespace) -> int:
     if (gonerd_gold is None) != (docs is None):
         raise InputError("--gonerd-gold and --docs go together: the hand labels, and the documents they label",
                          field="--docs" if docs is None else "--gonerd-gold")
-    for path in (conll, misc, *misc_conll, gonerd_gold):
+    for path in (conll, *misc, *misc_conll, gonerd_gold):
         if path is not None and not path.is_file():
             raise InputError("no such file (pass another path, or --no-conll / --no-misc)", str(path))
     if docs is not None and not docs.exists():
@@ -148,10 +155,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conll", help="CoNLL file (default: conll2003/eng.testb under the data root)")
     p.add_argument("--data-root", metavar="DIR",
                    help=f"folder holding conll2003/ (default: {DATA_ROOT_VAR}, else shared/data beside the checkout)")
-    p.add_argument("--misc-gold", help="MISC gold span JSONL (default: the packaged gonerd/data/misc_gold.jsonl)")
+    p.add_argument("--misc-gold", nargs="+", metavar="FILE",
+                   help="MISC gold span JSONL file(s), scored side by side (default: the packaged "
+                        "gonerd/data/misc_gold.jsonl and misc_new_dev.jsonl)")
     p.add_argument("--misc-conll", nargs="+", metavar="FILE",
                    help="MISC gold over CoNLL texts under the data root (default: the packaged "
-                        "gonerd/data/misc_conll_test[ab].jsonl; testa was used to refine the rules, testb is held out)")
+                        "gonerd/data/misc_conll_test[ab].jsonl and misc_new_conll_dev.jsonl; testa was used to refine "
+                        "the rules)")
     p.add_argument("--gonerd-gold", metavar="FILE",
                    help="hand-labelled documents, CoNLL IOB2 with -DOCSTART- <id> (e.g. gonerd/sample/gold_test.conll)")
     p.add_argument("--docs", metavar="DOCS",

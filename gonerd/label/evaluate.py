@@ -6,7 +6,8 @@
   only PER/ORG/LOC are scored. Entity-level seqeval, ``mode="strict"``, ``scheme=IOB2``.
 * MISC gold (span JSONL: ``id``, ``text``, ``spans: [{start, end, label, kind}]``): the full
   labeler stack runs on the text; MISC spans are compared with gold by exact character offsets,
-  per kind (age, address, phone) and overall.
+  per kind (age, address, phone) and overall; several gold sets are shown side by side
+  (:func:`side_by_side_table`).
 * Hand-labelled GONERD documents (the corrections' CoNLL format, ``-DOCSTART- <id>``): the caller
   pre-labels the documents' real text as ``gonerd label`` does; the gold tokens are aligned to that
   text by character offsets and entities compared by exact character span and type, all four types.
@@ -138,6 +139,26 @@ def scores_table(scores: dict[str, dict[str, Any]], title: str) -> str:
     lines = [f"| {title} | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
     for name, s in scores.items():
         lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
+    return "\n".join(lines)
+
+
+def side_by_side_table(results: dict[str, dict[str, Any]], kinds: Sequence[str] = (*MISC_KINDS, "ALL")) -> str:
+    """Markdown table of P/R/F1 (support) per MISC kind, one column group per gold set.
+
+    ``results`` maps a gold set's name to its :func:`eval_misc` result; a kind a set has neither gold
+    nor predictions of shows ``–``.
+    """
+    names = list(results)
+    head = "| MISC kind | " + " | ".join(f"{n} P | R | F1 | n" for n in names) + " |"
+    rule = "|---|" + "---:|---:|---:|---:|" * len(names)
+    lines = [head, rule]
+    for kind in kinds:
+        cells = []
+        for name in names:
+            s = results[name]["scores"].get(kind)
+            cells.append(" – | – | – | 0" if s is None else
+                         f" {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']}")
+        lines.append(f"| {kind} |" + " |".join(cells) + " |")
     return "\n".join(lines)
 
 
