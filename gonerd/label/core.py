@@ -45,7 +45,7 @@ def build_labelers(nlp: spacy.language.Language, config: LabelConfig, ner: Label
         raise ConfigError(f"ner_model {config.ner_model!r} is set but no labeler was built for it "
                           "(`gonerd label --ner-model` builds one)")
     labelers: list[Labeler] = [MiscRules(nlp, config)] if config.misc_rules else []
-    labelers.append(ner if ner is not None else SpacyNer(nlp, config.entity_map, strip_articles=config.strip_articles))
+    labelers.append(ner if ner is not None else SpacyNer.from_config(nlp, config))
     return labelers
 
 
