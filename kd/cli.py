@@ -106,18 +106,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
+    from gonerd.commands.push import print_upload
     from kd.push import push_model
 
     result = push_model(args.model_dir, args.repo_id, eval_path=args.eval, dry_run=args.dry_run,
                         private=args.private, token=args.token, endpoint=args.endpoint, license_id=args.license,
                         connect_timeout=args.connect_timeout, read_timeout=args.timeout)
-    verb = "would upload" if args.dry_run else "uploaded"
-    print(f"{verb} {len(result['files'])} files ({sum(f['size'] for f in result['files']):,} bytes) to "
-          f"{result['endpoint']}/{args.repo_id} (card: {result['card']})")
-    for f in result["files"]:
-        print(f"  {f['path']}  {f['size']:,} bytes")
-    if not args.dry_run:
-        print(f"commit {result['commit_oid']}: {result['commit_url']}")
+    print_upload(result, f"{result['endpoint']}/{args.repo_id} (card: {result['card']})", args.dry_run)
     return 0
 
 

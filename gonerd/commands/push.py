@@ -13,15 +13,18 @@ def _cmd(args: argparse.Namespace) -> int:
                           revision=args.revision, commit_message=args.commit_message,
                           overwrite_card=args.overwrite_card, dry_run=args.dry_run,
                           connect_timeout=args.connect_timeout, read_timeout=args.timeout)
+    print_upload(result, f"{result['endpoint']}/datasets/{args.repo_id} @ {result['revision']}", args.dry_run)
+    return 0
+
+
+def print_upload(result: dict, target: str, dry_run: bool) -> None:
+    """Print what a push sent (or would send) to ``target``: the files with their sizes, then the commit."""
     total = sum(f["size"] for f in result["files"])
-    verb = "would upload" if args.dry_run else "uploaded"
-    print(f"{verb} {len(result['files'])} files ({total:,} bytes) to {result['endpoint']}/datasets/{args.repo_id} "
-          f"@ {result['revision']}")
+    print(f"{'would upload' if dry_run else 'uploaded'} {len(result['files'])} files ({total:,} bytes) to {target}")
     for f in result["files"]:
         print(f"  {f['path']}  {f['size']:,} bytes")
-    if not args.dry_run:
+    if not dry_run:
         print(f"commit {result['commit_oid']}: {result['commit_url']}")
-    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
