@@ -6,18 +6,25 @@ factor 2, one global token) and the same weights as a plain ``BertModel`` (PyTor
 attention). For reference, transformers' Longformer (window 512) and BigBird (block 64, 3 random
 blocks) of the same size (6 layers, 384 hidden, 12 heads, 1,536 FFN; random weights, which do not
 change the time) run on the same inputs. Each is timed on one random sequence per length (batch 1,
-inference mode, best of ``--repeat``); ratios are time / full-attention time (below 1: faster).
+inference mode, after a warm-up): ``--repeat`` rounds, each running every model once in turn, so that a
+change in the machine's load falls on all of them; the medians are reported, as wall time and as the
+process's CPU time (which a busy machine inflates less). Ratios are time / full-attention time
+(below 1: faster). ``--name`` chooses the result file (a measurement on a loaded machine can be kept
+apart from the recorded one); ``--no-references`` times full attention and LSG only.
 
-    python bench/bench_kd_attention.py [--lengths 512 1024 2048 4096] [--repeat 3] [--threads 2]
+    python bench/bench_kd_attention.py [--lengths 512 1024 2048 4096] [--repeat 5] [--threads 2]
+                                       [--name kd_attention_lsg] [--no-references]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
+import time
 from pathlib import Path
 
-from common import best_of, print_table, save_result
+from common import print_table, save_result
 
 
 def build_models(workdir: Path, max_length: int):
@@ -50,40 +57,61 @@ def same_size_references(config, max_length: int) -> dict:
     return {"Longformer w512": longformer, "BigBird b64 r3": bigbird}
 
 
+def interleaved_medians(calls: dict, rounds: int) -> dict[str, tuple[float, float]]:
+    """Median (wall seconds, CPU seconds) of each call in ``calls``, over ``rounds`` rounds that run every
+    call once in turn."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            call()
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {name: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
+            for name, runs in times.items()}
+
+
 def main() -> None:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds (the median is reported)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--name", default="kd_attention_lsg", help="result file bench/results/NAME.json")
+    parser.add_argument("--no-references", action="store_true", help="skip Longformer and BigBird")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         lsg, full = build_models(Path(tmp), max(args.lengths))
-    references = same_size_references(lsg.config, max(args.lengths))
+    references = {} if args.no_references else same_size_references(lsg.config, max(args.lengths))
     gen = torch.Generator().manual_seed(0)
     rows, table = [], []
     for length in args.lengths:
         ids = torch.randint(1000, lsg.config.vocab_size, (1, length), generator=gen)
-        # BigBird switches itself to full attention for good after a short input; undo it per length
-        references["BigBird b64 r3"].set_attention_type("block_sparse")
+        if references:  # BigBird switches itself to full attention for good after a short input: undo it
+            references["BigBird b64 r3"].set_attention_type("block_sparse")
         models = {"full": full, "LSG": lsg, **references}
-        seconds = {}
+        calls = {name: (lambda model=model: model(input_ids=ids)) for name, model in models.items()}
         with torch.inference_mode():
-            for name, model in models.items():
-                model(input_ids=ids)  # warm-up
-                seconds[name] = best_of(lambda: model(input_ids=ids), args.repeat)
+            for call in calls.values():
+                call()  # warm-up
+            medians = interleaved_medians(calls, args.repeat)
+        seconds = {name: wall for name, (wall, _) in medians.items()}
+        cpu = {name: c for name, (_, c) in medians.items()}
         row = {"tokens": length, **{f"{k}_s": round(v, 4) for k, v in seconds.items()},
-               **{f"{k}_ratio": round(v / seconds["full"], 3) for k, v in seconds.items() if k != "full"}}
+               **{f"{k}_ratio": round(v / seconds["full"], 3) for k, v in seconds.items() if k != "full"},
+               **{f"{k}_cpu_s": round(v, 4) for k, v in cpu.items()},
+               **{f"{k}_cpu_ratio": round(v / cpu["full"], 3) for k, v in cpu.items() if k != "full"}}
         rows.append(row)
         table.append((f"{length:,}", *(f"{v:.3f}" for v in seconds.values()),
-                      *(f"{v / seconds['full']:.2f}" for k, v in seconds.items() if k != "full")))
+                      *(f"{v / seconds['full']:.2f} ({cpu[k] / cpu['full']:.2f})" for k, v in seconds.items()
+                        if k != "full")))
     names = list(models)
-    print_table("MiniLM-L6-sized encoder forward, batch 1 (seconds, best of %d)" % args.repeat, table,
+    print_table(f"MiniLM-L6-sized encoder forward, batch 1 (seconds, median of {args.repeat} interleaved rounds; "
+                "ratios of wall time, of CPU time in brackets)", table,
                 ("tokens", *(f"{n} s" for n in names), *(f"{n} / full" for n in names[1:])))
     last = rows[-1]
-    path = save_result("kd_attention_lsg", {"model": "BertModel sdpa, positions tiled", "seconds": last["full_s"],
+    path = save_result(args.name, {"model": "BertModel sdpa, positions tiled", "seconds": last["full_s"],
                                             "tokens": last["tokens"]},
                        {"model": "LsgBertModel block 128, sparse 128 pooled x2, 1 global", "seconds": last["LSG_s"],
                         "tokens": last["tokens"]},

@@ -68,14 +68,66 @@ class LsgBertEmbeddings(BertEmbeddings):
         return torch.cat([globals_.unsqueeze(0).expand(tokens.shape[0], -1, -1), tokens], dim=1)
 
 
-def _blocks(x: torch.Tensor, block: int, pad_value) -> torch.Tensor:
-    """``(..., L, d)`` → ``(..., L // block, 3 * block, d)``: each block with its two neighbours."""
-    x = nn.functional.pad(x, (0, 0, block, block), value=pad_value)
-    return x.unfold(-2, 3 * block, block).transpose(-1, -2)
+# Additive bias of a masked key. Finite, so that a block with no valid key in one part gets a finite
+# context and a log-sum-exp so low that the part weighs nothing in the merge (-inf would give NaN).
+MASKED = -1e30
+
+
+def _windows(x: torch.Tensor, start: int, size: int, step: int, count: int, pad_value=0.0) -> torch.Tensor:
+    """``(..., n, d)`` → ``(..., count, size, d)``: window ``i`` holds rows ``start + i * step`` to
+    ``start + i * step + size`` (rows outside ``0 .. n`` read ``pad_value``). The windows are views of
+    one padded copy of ``x``, however much they overlap."""
+    end = start + (count - 1) * step + size
+    front, back = max(0, -start), max(0, end - x.shape[-2])
+    padded = nn.functional.pad(x, (0, 0, front, back), value=pad_value)
+    return padded[..., start + front:end + front, :].unfold(-2, size, step).transpose(-1, -2)
+
+
+def _attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias: torch.Tensor,
+            dropout: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention of ``query`` ``(N, n, q, d)`` over ``key``/``value`` ``(N, n, k, d)`` with an additive
+    ``bias`` broadcast to ``(N, n, q, k)``: the context and the log-sum-exp of the scores ``(N, n, q)``.
+
+    PyTorch's fused CPU kernel returns both, reads strided (overlapping) windows in place and never
+    holds the scores; it has no dropout and its log-sum-exp carries no gradient, so training (and any
+    other device) computes the same thing from explicit scores."""
+    needs_grad = torch.is_grad_enabled() and (query.requires_grad or key.requires_grad or value.requires_grad)
+    if query.device.type == "cpu" and not dropout and not needs_grad:
+        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, attn_mask=bias)
+    scores = torch.matmul(query, key.transpose(-1, -2)) * query.shape[-1] ** -0.5 + bias
+    lse = torch.logsumexp(scores, dim=-1)
+    probs = nn.functional.dropout(torch.exp(scores - lse.unsqueeze(-1)), p=dropout)
+    return torch.matmul(probs, value), lse
+
+
+def _merge(global_scores: torch.Tensor, global_values: torch.Tensor,
+           parts: list[tuple[slice, torch.Tensor, torch.Tensor]], dropout: float) -> torch.Tensor:
+    """One softmax over all the keys of a block, from attention computed part by part.
+
+    ``global_scores`` ``(N, n, q, g)`` are the (scaled, biased) scores of the ``g`` keys every block
+    reads, ``global_values`` ``(N, g, d)`` their values; each part is (the blocks it covers, its context
+    ``(N, m, q, d)``, its log-sum-exp ``(N, m, q)``). Returns the context ``(N, n, q, d)``."""
+    lses = [torch.logsumexp(global_scores, dim=-1)]
+    for blocks, _, lse in parts:
+        lses.append(lses[0].new_full(lses[0].shape, float("-inf")))
+        lses[-1][:, blocks] = lse
+    total = torch.logsumexp(torch.stack(lses), dim=0)
+    rows, n_blocks, q, g = global_scores.shape
+    probs = nn.functional.dropout(torch.exp(global_scores - total.unsqueeze(-1)), p=dropout)
+    context = torch.matmul(probs.reshape(rows, n_blocks * q, g), global_values).view(rows, n_blocks, q, -1)
+    for blocks, part, lse in parts:
+        context[:, blocks].addcmul_(part, torch.exp(lse - total[:, blocks]).unsqueeze(-1))
+    return context
 
 
 class LsgSelfAttention(BertSelfAttention):
-    """BERT self-attention computed with the LSG pattern; ``attention_mask`` is a ``(B, T)`` bool mask."""
+    """BERT self-attention computed with the LSG pattern; ``attention_mask`` is a ``(B, T)`` bool mask.
+
+    The tokens' blocks attend part by part — the local window, the sparse tokens on the left and on the
+    right, the global tokens — each part reading strided views of the padded keys and values (no
+    per-block copy), and the parts are merged through their log-sum-exps into one softmax over all the
+    keys. No part computes scores for a block that has no keys in it (the sparse sides beyond either
+    end, the missing neighbour of the end blocks)."""
 
     def __init__(self, config: LsgBertConfig, layer_idx: int | None = None) -> None:
         super().__init__(config, layer_idx=layer_idx)
@@ -102,18 +154,6 @@ class LsgSelfAttention(BertSelfAttention):
         picked_valid = valid.unsqueeze(1).expand(b, h, -1).gather(2, index.expand(b, h, -1))
         return key.gather(2, gather), value.gather(2, gather), picked_valid
 
-    def _sparse_blocks(self, x: torch.Tensor, n_blocks: int, pad_value) -> torch.Tensor:
-        """``(B, H, S, d)`` compressed tokens → ``(B, H, n_blocks, 2s, d)``: for each block, the
-        ``s = sparse_block_size`` compressed tokens just beyond each side of its local window."""
-        step, s = self.block_size // self.sparsity_factor, self.sparse_block_size
-        pad = step + s
-        x = nn.functional.pad(x, (0, 0, pad, pad), value=pad_value)
-        start = torch.arange(n_blocks, device=x.device).unsqueeze(-1) * step + pad
-        offsets = torch.cat([torch.arange(-step - s, -step, device=x.device),
-                             torch.arange(2 * step, 2 * step + s, device=x.device)])
-        picked = x.index_select(2, (start + offsets).reshape(-1))
-        return picked.view(*x.shape[:2], n_blocks, 2 * s, x.shape[-1])
-
     def forward(self, hidden_states, attention_mask=None, past_key_values=None, **kwargs):
         b, t, _ = hidden_states.shape
         shape = (b, t, -1, self.attention_head_size)
@@ -128,37 +168,47 @@ class LsgSelfAttention(BertSelfAttention):
         if t - g <= 2 * block:
             context = sdpa(query, key, value, attn_mask=valid[:, None, None, :], dropout_p=dropout)
             return context.transpose(1, 2).reshape(b, t, -1), None
-
         global_context = sdpa(query[:, :, :g], key, value, attn_mask=valid[:, None, None, :], dropout_p=dropout)
-        gk, k = key[:, :, :g], key[:, :, g:]
-        gv, v = value[:, :, :g], value[:, :, g:]
-        gvalid, tvalid = valid[:, :g], valid[:, g:]
-        n_blocks = (t - g) // block
-        keys = [gk.unsqueeze(2).expand(-1, -1, n_blocks, -1, -1)]
-        values = [gv.unsqueeze(2).expand(-1, -1, n_blocks, -1, -1)]
-        masks = [gvalid[:, None, None, :].expand(-1, 1, n_blocks, -1)]
-        if self.sparse_block_size:
-            sk, sv, svalid = self._sparse(k, v, tvalid)
-            keys.append(self._sparse_blocks(sk, n_blocks, 0.0))
-            values.append(self._sparse_blocks(sv, n_blocks, 0.0))
-            masks.append(self._sparse_blocks(svalid.unsqueeze(-1), n_blocks, False).squeeze(-1))
-        keys.append(_blocks(k, block, 0.0))
-        values.append(_blocks(v, block, 0.0))
-        masks.append(_blocks(tvalid.unsqueeze(1).unsqueeze(-1), block, False).squeeze(-1))
-        heads, d = query.shape[1], query.shape[-1]
-        mask_heads = max(m.shape[1] for m in masks)
-        mask = torch.cat([m.expand(b, mask_heads, n_blocks, -1) for m in masks], dim=-1)
-
-        def by_block(x: torch.Tensor) -> torch.Tensor:
-            # (B, H, nb, n, d) -> (B * nb, H, n, d): 4-D inputs take PyTorch's fused CPU attention kernel
-            return x.transpose(1, 2).reshape(b * n_blocks, x.shape[1], x.shape[-2], x.shape[-1])
-
-        blocked_query = by_block(query[:, :, g:].reshape(b, heads, n_blocks, block, d))
-        context = sdpa(blocked_query, by_block(torch.cat(keys, dim=-2)), by_block(torch.cat(values, dim=-2)),
-                       attn_mask=by_block(mask.unsqueeze(-2)), dropout_p=dropout)
-        context = context.reshape(b, n_blocks, heads, block, d).transpose(1, 2).reshape(b, heads, t - g, d)
-        context = torch.cat([global_context, context], dim=2)
+        context = torch.cat([global_context, self._block_attention(query[:, :, g:], key, value, valid, dropout)], dim=2)
         return context.transpose(1, 2).reshape(b, t, -1), None
+
+    def _block_attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, valid: torch.Tensor,
+                         dropout: float) -> torch.Tensor:
+        """Context ``(B, H, L, d)`` of the ``L`` tokens of ``query`` ``(B, H, L, d)``; ``key`` and ``value``
+        ``(B, H, g + L, d)`` and ``valid`` ``(B, g + L)`` hold the ``g`` global tokens first."""
+        b, heads, length, d = query.shape
+        g, block = self.num_global_tokens, self.block_size
+        n_blocks = length // block
+        blocked_query = query.reshape(b * heads, n_blocks, block, d)
+
+        def part(blocks: slice, tokens: tuple, start: int, size: int, step: int):
+            # the blocks' attention over windows of (keys, values, keep (B, 1|H, n)): the first of the
+            # blocks reads rows start .. start + size, each next one step rows further
+            count = len(range(n_blocks)[blocks])
+            keys, values = (_windows(x, start, size, step, count).reshape(b * heads, count, size, d)
+                            for x in tokens[:2])
+            keep = _windows(tokens[2].unsqueeze(-1), start, size, step, count, pad_value=False).squeeze(-1)
+            bias = torch.zeros(keep.shape, dtype=query.dtype, device=query.device).masked_fill_(~keep, MASKED)
+            bias = bias.unsqueeze(-2).expand(b, heads, count, 1, size).reshape(b * heads, count, 1, size)
+            return (blocks, *_attend(blocked_query[:, blocks], keys, values, bias, dropout))
+
+        tokens = (key[:, :, g:], value[:, :, g:], valid[:, None, g:])
+        # local: block i reads blocks i - 1 .. i + 1; the two end blocks, which lack a neighbour, read
+        # two blocks in a part of their own so that no score is computed for padding
+        parts = [part(slice(1, n_blocks - 1), tokens, 0, 3 * block, block),
+                 part(slice(0, n_blocks, n_blocks - 1), tokens, 0, 2 * block, (n_blocks - 2) * block)]
+        if self.sparse_block_size:
+            compressed = self._sparse(*tokens[:2], valid[:, g:])
+            step, s = block // self.sparsity_factor, self.sparse_block_size
+            # block i reads compressed tokens (i - 1) * step - s .. (i - 1) * step on the left (none
+            # before block 2) and (i + 2) * step .. (i + 2) * step + s on the right (none after n - 3)
+            parts.append(part(slice(2, n_blocks), compressed, step - s, s, step))
+            parts.append(part(slice(0, n_blocks - 2), compressed, 2 * step, s, step))
+        global_keys, global_values = (x[:, :, :g].reshape(b * heads, g, d) for x in (key, value))
+        bias = torch.zeros((b, 1, g), dtype=query.dtype, device=query.device).masked_fill_(~valid[:, None, :g], MASKED)
+        scores = torch.matmul(blocked_query, global_keys.unsqueeze(1).transpose(-1, -2)) * d ** -0.5
+        scores = scores + bias.expand(b, heads, g).reshape(b * heads, 1, 1, g)
+        return _merge(scores, global_values, parts, dropout).reshape(b, heads, length, d)
 
 
 class LsgBertModel(BertModel):
