@@ -4,6 +4,10 @@ Gold comes from a manifest in the format of the shared benchmark collection (``g
 ``path#key`` references) or of the bundled sample (gold inlined as ``gold_text``, ``gold_html``,
 ``gold_with``/``gold_without``). Pages with ``article_body_text`` or ``extracted_article_html`` gold
 are scored by token overlap; pages with snippet gold by the share of snippets found/absent.
+
+Methods are chosen on a DEV part of the pages and reported on a HELD-OUT part (``test``): per source
+benchmark, the page ids in sorted order are shuffled with a fixed seed and the first half held out
+(:func:`split_of`), so the split is the same on every machine and for every run.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import random
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +27,9 @@ from typing import Any
 from gonerd.errors import InputError
 
 _WORD = re.compile(r"\w+")
+SPLITS = ("dev", "test", "all")
+SPLIT_SEED = 0
+HELD_OUT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class GoldPage:
     gold_text: str | None = None
     with_snippets: tuple[str, ...] = ()
     without_snippets: tuple[str, ...] = ()
+    source: str = ""  # the benchmark the page comes from: the split is stratified by it
 
 
 def _html_to_text(html: str) -> str:
@@ -71,18 +80,42 @@ def load_gold_pages(manifest: str | Path) -> list[GoldPage]:
             raw = html_file.read_bytes()
             html = gzip.decompress(raw) if html_file.name.endswith(".gz") else raw
             kind = e["gold_kind"]
+            source = e.get("source") or e["id"].partition(":")[0]
             if kind == "with_without_snippets":
                 snippets = {"with": e["gold_with"], "without": e["gold_without"]} if "gold_with" in e \
                     else _resolve(e["gold"], root, cache)
                 pages.append(GoldPage(e["id"], e.get("url"), html, with_snippets=tuple(snippets.get("with", [])),
-                                      without_snippets=tuple(snippets.get("without", []))))
+                                      without_snippets=tuple(snippets.get("without", [])), source=source))
             else:
                 gold = e.get("gold_text") or e.get("gold_html") or _resolve(e["gold"], root, cache)
                 text = _html_to_text(gold) if kind == "extracted_article_html" else gold
-                pages.append(GoldPage(e["id"], e.get("url"), html, gold_text=text))
+                pages.append(GoldPage(e["id"], e.get("url"), html, gold_text=text, source=source))
         except (KeyError, OSError, ValueError) as err:
             raise InputError(f"cannot load page or gold ({type(err).__name__}: {err})", str(manifest), line=lineno) from err
     return pages
+
+
+def split_of(pages: list[GoldPage], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """``"dev"`` or ``"test"`` (held out) for every page id: per source, a seeded shuffle of the sorted
+    ids, whose first :data:`HELD_OUT_SHARE` is held out."""
+    by_source: dict[str, list[str]] = {}
+    for page in pages:
+        by_source.setdefault(page.source, []).append(page.id)
+    parts = {}
+    for source, ids in sorted(by_source.items()):
+        ids = sorted(ids)
+        random.Random(f"{seed}:{source}").shuffle(ids)
+        held_out = round(len(ids) * HELD_OUT_SHARE)
+        parts.update({pid: "test" if i < held_out else "dev" for i, pid in enumerate(ids)})
+    return parts
+
+
+def select_split(pages: list[GoldPage], split: str) -> list[GoldPage]:
+    """The pages of one part (``dev``, ``test``) or all of them (``all``), in manifest order."""
+    if split not in SPLITS:
+        raise InputError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
+    parts = split_of(pages)
+    return [p for p in pages if split == "all" or parts[p.id] == split]
 
 
 def bag_of_words(text: str) -> Counter[str]:
@@ -128,10 +161,20 @@ def summarize(scores: list[dict[str, Any]]) -> dict[str, Any]:
             "must_not_absent": sum(s["without_absent"] for s in snip) / wo_total if wo_total else 0.0}
 
 
-def evaluate(pages: list[GoldPage], extractor: Callable[[bytes, str | None], str | None]) -> dict[str, Any]:
-    """Run ``extractor(html, url) -> text`` on every page; summary plus per-page scores."""
+def evaluate(pages: list[GoldPage], extractor: Callable[[bytes, str | None], str | None],
+             parts: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``extractor(html, url) -> text`` on every page; summary plus per-page scores. With ``parts``
+    (page id -> ``dev``/``test``, see :func:`split_of`) each page score names its part and the summary
+    of each part present is added as ``summary_dev`` / ``summary_test``."""
     scores = [score_page(p, extractor(p.html, p.url) or "") for p in pages]
-    return {"summary": summarize(scores), "pages": scores}
+    result: dict[str, Any] = {"summary": summarize(scores)}
+    if parts is not None:
+        for score in scores:
+            score["part"] = parts[score["id"]]
+        for part in ("dev", "test"):
+            if any(s["part"] == part for s in scores):
+                result[f"summary_{part}"] = summarize([s for s in scores if s["part"] == part])
+    return {**result, "pages": scores}
 
 
 def write_result(path: str | Path, manifest: str | Path, results: dict[str, dict[str, Any]],

@@ -12,7 +12,8 @@ from gonerd.cli import main
 from gonerd.commands.eval_extract import extraction_table, run_eval_extract
 from gonerd.config import ExtractConfig
 from gonerd.errors import InputError
-from gonerd.extract_eval import GoldPage, bag_of_words, evaluate, load_gold_pages, score_page, summarize
+from gonerd.extract_eval import (HELD_OUT_SHARE, GoldPage, bag_of_words, evaluate, load_gold_pages, score_page,
+                                 select_split, split_of, summarize)
 from tests.conftest import PAGES
 
 
@@ -100,7 +101,32 @@ def test_run_eval_extract_grid(tmp_path, page_entries):
     manifest = tmp_path / "one.jsonl"
     manifest.write_text(json.dumps({**entry, "html_path": str(PAGES.parent / entry["html_path"])}) + "\n")
     results = run_eval_extract(manifest, ExtractConfig(), grid=True)
-    assert len(results) == 6 and all(r["summary"]["pages_text_gold"] == 1 for r in results.values())
+    # defaults, ours, 4 settings, the other method, readability-lxml, jusText, Resiliparse
+    assert len(results) == 10 and all(r["summary"]["pages_text_gold"] == 1 for r in results.values())
+    assert {"gonerd method=ensemble", "readability-lxml", "jusText", "Resiliparse"} <= set(results)
+
+
+def test_split_is_fixed_stratified_and_disjoint(gold_pages):
+    parts = split_of(gold_pages)
+    assert parts == split_of(list(reversed(gold_pages)))  # the order of the manifest does not matter
+    for source in {p.source for p in gold_pages}:
+        ids = [p.id for p in gold_pages if p.source == source]
+        held_out = sum(parts[i] == "test" for i in ids)
+        assert held_out == round(len(ids) * HELD_OUT_SHARE)  # half of every source is held out
+    dev, test = select_split(gold_pages, "dev"), select_split(gold_pages, "test")
+    assert {p.id for p in dev}.isdisjoint(p.id for p in test) and len(dev) + len(test) == len(gold_pages)
+    assert select_split(gold_pages, "all") == gold_pages
+    with pytest.raises(InputError, match="unknown split 'train'"):
+        select_split(gold_pages, "train")
+
+
+def test_evaluate_reports_each_part(gold_pages):
+    text = [p for p in gold_pages if p.gold_text is not None][:6]
+    result = evaluate(text, lambda html, url: "", split_of(gold_pages))
+    assert {s["part"] for s in result["pages"]} <= {"dev", "test"}
+    for part in ("dev", "test"):
+        if any(s["part"] == part for s in result["pages"]):
+            assert result[f"summary_{part}"]["pages_text_gold"] == sum(s["part"] == part for s in result["pages"])
 
 
 def test_bad_manifest_names_line(tmp_path):

@@ -1,9 +1,13 @@
-"""Extraction: our metadata subset agrees with trafilatura's full metadata; records get text and ids."""
+"""Extraction: our metadata subset agrees with trafilatura's full metadata; records get text and ids;
+the ensemble method restores paragraphs trafilatura missed when every other extractor has them."""
 
+import pytest
 import trafilatura
 from trafilatura.utils import load_html
 
-from gonerd.config import ExtractConfig
+from gonerd.config import ExtractConfig, from_dict
+from gonerd.errors import ConfigError
+from gonerd.pipeline import ensemble
 from gonerd.pipeline.extract import extract_html, extract_record, page_metadata
 from gonerd.records import document_id
 
@@ -45,3 +49,96 @@ def test_page_without_main_text_is_an_exclusion():
                    "</body></html>"}
     out = extract_record(rec, ExtractConfig())
     assert out["stage"] == "extract" and out["filter"] == "main-text" and "nav.html" in out["reason"]
+
+
+# --- extract.method = "ensemble" (gonerd.pipeline.ensemble), on a real page of the bundled sample ---
+
+@pytest.fixture(scope="module")
+def quanta(read_records):
+    """The Quanta article of the sample, trafilatura's text of it and what the three voters extract."""
+    rec = next(r for r in read_records.values() if "quantamagazine.org" in (r.get("url") or ""))
+    base = extract_html(rec["html"], rec["url"], ExtractConfig())["text"]
+    others = [ensemble.readability_text(rec["html"]), ensemble.justext_text(rec["html"]),
+              ensemble.resiliparse_text(rec["html"])]
+    return rec, base, others
+
+
+def _agreed(base, others):
+    """Long base lines every voter contains: the paragraphs the vote may restore."""
+    grams = [ensemble.Ngrams(t) for t in others]
+    return [line for line in base.split("\n") if len(line.split()) > 25 and all(g.contains(line) for g in grams)]
+
+
+def test_voters_extract_the_article(quanta):
+    _, base, others = quanta
+    assert "Margaret Hamilton" in base
+    for text in others:  # each finds the article text, one paragraph per line
+        assert "Margaret Hamilton" in text and text.count("\n") > 10
+        assert ensemble.Ngrams(text).support(base) > 0.8
+    assert len(_agreed(base, others)) >= 20
+
+
+def test_ngram_support_counts_words_in_found_trigrams():
+    grams = ensemble.Ngrams("The cat sat on the mat.\nA dog barked.")
+    assert grams.support("the cat sat on a hat") == pytest.approx(4 / 6)  # "the cat sat on" covered
+    assert grams.contains("the cat sat on a hat") and not grams.contains("a cat sat by a hat")
+    assert grams.contains("dog barked") and not grams.contains("cat barked")  # short lines must appear whole
+    assert ensemble.missing_words("the cat sat on the mat", "The cat sat on the mat.\nA dog barked loudly.") == 4
+
+
+def test_vote_restores_paragraphs_all_voters_have_in_page_order(quanta):
+    _, base, others = quanta
+    lines = base.split("\n")
+    dropped = _agreed(base, others)[3:8]
+    cut = "\n".join(line for line in lines if line not in dropped)
+    assert ensemble.missing_words(cut, others[2]) >= ensemble.GATE_WORDS
+    restored = ensemble.vote(cut, others).split("\n")
+    for line in dropped:  # back, between the same neighbours as in trafilatura's full text
+        found = next(i for i, r in enumerate(restored) if ensemble.Ngrams(r).support(line) > 0.9)
+        before = lines[lines.index(line) - 1]
+        assert before in dropped or restored[found - 1] == before
+    kept = [line for line in lines if line not in dropped]
+    assert [line for line in restored if line in kept] == kept  # trafilatura's lines, in their order
+
+
+def test_vote_adds_nothing_one_voter_lacks(quanta):
+    _, base, others = quanta
+    line = _agreed(base, others)[4]
+    cut = base.replace(line + "\n", "")
+    assert ensemble.vote(cut, others).count(line[:60]) == 1
+    without = [others[0].replace(line[:60], ""), others[1], others[2]]
+    assert not ensemble.Ngrams(without[0]).contains(line)
+    assert line[:60] not in ensemble.vote(cut, [t.replace(line, "") for t in without[:1]] + without[1:])
+
+
+def test_ensemble_text_runs_the_vote_only_past_the_gate(quanta):
+    rec, base, others = quanta
+    # trafilatura found the whole article: too little is missing to run readability and jusText
+    assert ensemble.missing_words(base, others[2]) < ensemble.GATE_WORDS
+    assert ensemble.ensemble_text(rec["html"], base) == base
+    half = "\n".join(base.split("\n")[:10])
+    completed = ensemble.ensemble_text(rec["html"], half)
+    assert completed.startswith(half) and len(completed) > 2 * len(half)
+    assert ensemble.Ngrams(completed).support(base) > 0.9
+
+
+def test_extract_html_with_the_ensemble_method(quanta):
+    rec, base, _ = quanta
+    config = ExtractConfig(method="ensemble")
+    ours = extract_html(rec["html"], rec["url"], config)
+    plain = extract_html(rec["html"], rec["url"], ExtractConfig())
+    assert ours["text"] == base and {k: v for k, v in ours.items() if k != "text"} == \
+        {k: v for k, v in plain.items() if k != "text"}
+    assert extract_record(rec, config)["text"] == base
+
+
+def test_voters_on_empty_or_bare_pages_return_empty_text():
+    for html in (b"", "<html><body><script>var x;</script></body></html>"):
+        assert ensemble.readability_text(html) == "" and ensemble.justext_text(html) == ""
+        assert ensemble.resiliparse_text(html).strip() == ""
+
+
+def test_unknown_extract_method_is_a_config_error():
+    assert from_dict(ExtractConfig, {"method": "ensemble"}).method == "ensemble"
+    with pytest.raises(ConfigError, match=r"extract\.method: expected one of trafilatura, ensemble, got 'vote'"):
+        from_dict(ExtractConfig, {"method": "vote"}, "extract")

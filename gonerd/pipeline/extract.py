@@ -1,4 +1,5 @@
-"""Extraction: main text plus title/author/date of an HTML record, with trafilatura."""
+"""Extraction: main text plus title/author/date of an HTML record, with trafilatura (alone or as the
+base of an ensemble, ``extract.method``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from trafilatura.settings import set_date_params
 from trafilatura.utils import load_html
 
 from gonerd.config import ExtractConfig
+from gonerd.pipeline.ensemble import ensemble_text
 from gonerd.records import document_id, exclusion, registrable_domain
 
 
@@ -41,7 +43,9 @@ def extract_html(html: bytes | str, url: str | None, config: ExtractConfig) -> d
     """Main text and metadata of one page (``None`` when trafilatura finds no main text).
 
     Returns ``text``, ``title``, ``author``, ``date`` and the page's own canonical ``url`` (if any).
-    The page is parsed once; metadata is read before extraction, which works on a copy.
+    The page is parsed once; metadata is read before extraction, which works on a copy. With
+    ``method = "ensemble"`` the text gets the paragraphs the other extractors agree trafilatura missed
+    (:func:`gonerd.pipeline.ensemble.ensemble_text`).
     """
     tree = load_html(html)
     if tree is None:
@@ -53,7 +57,8 @@ def extract_html(html: bytes | str, url: str | None, config: ExtractConfig) -> d
     )
     if doc is None or not (doc.text or "").strip():
         return None
-    return {"text": doc.text, **metadata}
+    text = ensemble_text(html, doc.text) if config.method == "ensemble" else doc.text
+    return {"text": text, **metadata}
 
 
 def extract_record(record: dict[str, Any], config: ExtractConfig) -> dict[str, Any]:
