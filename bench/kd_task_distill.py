@@ -103,7 +103,7 @@ def tagging_seconds(model: Path, file: str, threads: int) -> float:
 
 def table(rows: list[dict], teacher: dict) -> str:
     """Markdown: per row mean ± sd of testb and CoNLL++ F1, retention, training and inference time."""
-    lines = ["| student loss | λ | seeds | testb F1 | CoNLL++ F1 | retention testb % | train min | time vs teacher |",
+    lines = ["| student loss | λ | seeds | testb F1 | CoNLL++ F1 | retention testb % | train min (threads) | time vs teacher |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         b, p = r["testb"], r["conllpp"]
@@ -111,6 +111,7 @@ def table(rows: list[dict], teacher: dict) -> str:
         lines.append(f"| {r['row']} | {lam} | {len(b)} | {100 * statistics.mean(b):.1f} ± "
                      f"{100 * statistics.pstdev(b):.1f} | {100 * statistics.mean(p):.1f} ± {100 * statistics.pstdev(p):.1f}"
                      f" | {100 * statistics.mean(b) / teacher['testb']:.1f} | {statistics.mean(r['train_s']) / 60:.1f}"
+                     f" ({'/'.join(str(t) for t in sorted(set(r['train_threads'])))})"
                      f" | {r['time_ratio']:.2f} |")
     lines.append(f"| teacher (6 layers) | | | {100 * teacher['testb']:.1f} | {100 * teacher['conllpp']:.1f} | 100.0 | | 1.00 |")
     return "\n".join(lines) + "\n"
@@ -152,7 +153,7 @@ def main() -> int:
         row = {"row": f"{loss} (T={temperature:g})" if loss == "hinton" else loss, "loss": loss,
                "temperature": temperature, "lam": lam, "testa_by_lambda": chosen,
                "lambda_from": f"{lambda_from[0]} (T={lambda_from[1]:g})" if lambda_from else None,
-               "testb": [], "conllpp": [], "train_s": []}
+               "testb": [], "conllpp": [], "train_s": [], "train_threads": []}
         for seed in args.seeds:
             out = run_student(args, loss, temperature, lam, seed)
             s = scores(out / "best", test, args.threads)
@@ -160,6 +161,7 @@ def main() -> int:
             row["testb"].append(s["testb"]["ALL"]["f1"])
             row["conllpp"].append(s["conllpp"]["ALL"]["f1"])
             row["train_s"].append(record["train"]["train_seconds"])
+            row["train_threads"].append(record["config"]["torch_threads"])
             runs.append({"run": str(out), "seed": seed, "loss": loss, "temperature": temperature, "lam": lam,
                          "scores": s, "git": record["git"]})
         rows.append(row)
