@@ -71,7 +71,7 @@ def load_model(name: str | Path, labels: Sequence[str] | None = None) -> LoadedM
     from transformers.utils import logging as hf_logging
 
     import kd.lsg  # noqa: F401  (registers the lsg_bert model type with the Auto classes)
-    from kd.export import EXPORT_RECORD, ONNX_FILE, OnnxTokenClassifier, is_export
+    from kd.onnx_model import EXPORT_RECORD, ONNX_FILE, OnnxTokenClassifier, is_export
 
     path = resolve_model_path(name)
     if not (path / "config.json").is_file():

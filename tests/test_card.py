@@ -45,7 +45,7 @@ def test_header_parses_and_describes_the_dataset(dataset_dir):
     # Measured numbers and pipeline counts appear; label quality is honestly "not measured".
     assert "| filter:min_tokens | 30 | 27 | 3 |" in text and "| justice.gov | 25 | 0.385 | 0.385 |" in text
     assert "not measured" in text and "2023.emnlp-industry.6" in text
-    assert "1600 Pennsylvania Avenue NW" in text  # MISC schema example from gonerd.schema
+    assert "450 Fifth Street NW" in text  # MISC schema example from gonerd.schema
     assert set(blocks(text)) >= {"summary", "sources", "filtering", "labeling", "schema", "statistics",
                                  "limitations", "citation"}
 

@@ -9,7 +9,8 @@ import pytest
 
 from gonerd.cli import main
 from gonerd.errors import InputError
-from kd.export import EXPORT_RECORD, ONNX_FILE, OnnxTokenClassifier, export_int8
+from kd.export import export_int8
+from kd.onnx_model import EXPORT_RECORD, ONNX_FILE, OnnxTokenClassifier
 from kd.model import load_model, tag_sequences
 from kd_tiny import build_model_dir, train_tiny
 

@@ -38,11 +38,11 @@ PLANTED = ((1, "longer"), (4, "shorter"), (8, "longer"))
 @pytest.fixture(scope="module")
 def ray_address() -> Any:
     """A 2-CPU Ray cluster on 127.0.0.1 for the module; its GCS address (for a second driver)."""
-    import ray
-
     with pytest.MonkeyPatch.context() as mp:
         for key, value in RAY_ENVIRONMENT.items():
             mp.setenv(key, value)
+        import ray  # after the environment: Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when imported
+
         ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
         address = ray.get_runtime_context().gcs_address
         assert address.startswith("127.0.0.1:")

@@ -174,7 +174,9 @@ def read_conll_misc_gold(path: str | Path, data_root: str | Path) -> list[dict[s
     Each line of ``path`` is ``{file, document, spans: [{start, end, label, kind, text}]}`` with
     offsets into :func:`conll_text` of document number ``document`` of ``data_root/file`` (the
     CoNLL text itself is not redistributable, so only offsets are stored); ``text`` checks them.
-    Documents without a line are negatives (no MISC).
+    A file with a line for some document without spans (``"spans": []``) lists its whole set: only
+    its documents are read. Otherwise it covers the whole CoNLL file, and the documents without a
+    line are negatives (no MISC).
     """
     from gonerd.conll import read_conll
 
@@ -186,8 +188,11 @@ def read_conll_misc_gold(path: str | Path, data_root: str | Path) -> list[dict[s
     (name,) = files
     documents = read_conll(Path(data_root) / name)
     spans = {r["document"]: (lineno, r["spans"]) for lineno, r in enumerate(rows, start=1)}
+    listed_only = any(not r["spans"] for r in rows)
     records = []
     for i, document in enumerate(documents):
+        if listed_only and i not in spans:
+            continue
         text = conll_text(document)
         lineno, doc_spans = spans.get(i, (None, []))
         for k, s in enumerate(doc_spans):
