@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gonerd.commands.push import add_hub_options
+
 
 def _training_config(args: argparse.Namespace, cls: type, **flags: Any) -> Any:
     from gonerd.commands.options import load_command_config
@@ -254,11 +256,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--license", default="apache-2.0", help="license id for the card (default apache-2.0)")
     p.add_argument("--private", action="store_true", help="create the repo as private")
     p.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`)")
-    p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="seconds to wait for each answer from the Hub (default: GONERD_HUB_TIMEOUT or 60)")
-    p.add_argument("--connect-timeout", type=float, metavar="SECONDS",
-                   help="seconds to wait for a connection (default: GONERD_HUB_CONNECT_TIMEOUT or 10)")
+    add_hub_options(p)
     p.add_argument("--dry-run", action="store_true", help="write MODEL_DIR/README.md and list the files; send nothing")
     p.set_defaults(func=_push)
 

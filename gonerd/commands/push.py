@@ -6,6 +6,14 @@ import argparse
 from pathlib import Path
 
 
+def add_hub_options(p: argparse.ArgumentParser) -> None:
+    """The Hub endpoint and timeouts, the same for every command that talks to the Hub."""
+    p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="seconds to wait for each answer from the Hub (default: GONERD_HUB_TIMEOUT or 60)")
+    p.add_argument("--connect-timeout", type=float, metavar="SECONDS",
+                   help="seconds to wait for a connection (default: GONERD_HUB_CONNECT_TIMEOUT or 10)")
+
 def _cmd(args: argparse.Namespace) -> int:
     from gonerd.push import push_dataset
 
@@ -39,11 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--private", action="store_true", help="create the repo as private")
     p.add_argument("--revision", help="branch to commit to (created if missing; default main)")
     p.add_argument("--commit-message", help="commit message")
-    p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="seconds to wait for each answer from the Hub (default: GONERD_HUB_TIMEOUT or 60)")
-    p.add_argument("--connect-timeout", type=float, metavar="SECONDS",
-                   help="seconds to wait for a connection (default: GONERD_HUB_CONNECT_TIMEOUT or 10)")
+    add_hub_options(p)
     p.add_argument("--overwrite-card", action="store_true", help="replace the Hub card even if hand-edited there")
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     p.set_defaults(func=_cmd)
