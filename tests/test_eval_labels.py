@@ -207,7 +207,7 @@ def test_misc_scores_on_conll_texts(name: str, support: dict, ranges: dict) -> N
     assert {k: s[k]["support"] for k in support} == support
     for metric, (low, high) in ranges.items():
         assert low <= s["ALL"][metric] <= high, (metric, s["ALL"])
-    assert s["age"]["recall"] >= 0.9
+    assert s["age"]["recall"] >= 0.8
 
 
 def test_gonerd_gold_scores_the_pre_labels_of_the_real_text(sample_run, capsys: pytest.CaptureFixture[str],
