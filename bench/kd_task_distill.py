@@ -43,12 +43,16 @@ def conll(name: str) -> str:
     return str(data_root() / "conll2003" / name)
 
 
+def run_dir(args, loss: str, temperature: float, lam: float, seed: int) -> Path:
+    """The folder of one student run."""
+    return Path(args.runs) / f"{loss}_T{temperature:g}_lam{lam:g}_s{seed}"
+
+
 def run_student(args, loss: str, temperature: float, lam: float, seed: int) -> Path:
     """Train (or resume) one student; returns its folder."""
-    name = f"{loss}_T{temperature:g}_lam{lam:g}_s{seed}"
-    out = Path(args.runs) / name
+    out = run_dir(args, loss, temperature, lam, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f".{name}.lock", "w") as lock:
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
         # Another process training this run: wait for it, then reuse its result.
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out / "run.json").is_file():
@@ -174,7 +178,7 @@ def main() -> int:
     # Tagging times last and together, so they share the machine's state.
     teacher_s = tagging_seconds(Path(args.teacher), test["testb"], args.threads)
     for row in rows:
-        best = Path(args.runs) / f"{row['loss']}_T{row['temperature']:g}_lam{row['lam']:g}_s{args.seeds[-1]}" / "best"
+        best = run_dir(args, row["loss"], row["temperature"], row["lam"], args.seeds[-1]) / "best"
         row["time_ratio"] = tagging_seconds(best, test["testb"], args.threads) / teacher_s
     md = table(rows, teacher)
     result = {"name": "kd_task_distill", "command": " ".join(["python", *sys.argv]), "machine": machine(),
