@@ -17,9 +17,8 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # Ray reads these when it is imported, by whichever test imports it first: keep every Ray cluster of
 # the tests on 127.0.0.1, without telemetry or auth tokens (../shared/ENVIRONMENT.md).
-for _key, _value in {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
-                     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}.items():
-    os.environ.setdefault(_key, _value)
+os.environ.update({"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
+                   "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})
 
 
 def in_ci() -> bool:

@@ -26,9 +26,6 @@ from tests.test_pipeline_run import kill_after_first_shard
 
 pytestmark = pytest.mark.slow
 
-# Ray starts its processes with these, so they must be set before ray.init (../shared/ENVIRONMENT.md).
-RAY_ENVIRONMENT = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
-                   "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 DOCS_OUTPUTS = ("documents.parquet", "exclusions.jsonl", "report.json", "report.md")
 SHARD_SIZE = 4
 # (release copied, edit): a "longer" copy gains a sentence, so it is kept and the release dropped
@@ -37,17 +34,14 @@ PLANTED = ((1, "longer"), (4, "shorter"), (8, "longer"))
 
 @pytest.fixture(scope="module")
 def ray_address() -> Any:
-    """A 2-CPU Ray cluster on 127.0.0.1 for the module; its GCS address (for a second driver)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in RAY_ENVIRONMENT.items():
-            mp.setenv(key, value)
-        import ray  # after the environment: Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when imported
+    """A 2-CPU Ray cluster on 127.0.0.1 for the module (Ray's settings: tests/conftest.py); its GCS address."""
+    import ray
 
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
-        address = ray.get_runtime_context().gcs_address
-        assert address.startswith("127.0.0.1:")
-        yield address
-        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
+    address = ray.get_runtime_context().gcs_address
+    assert address.startswith("127.0.0.1:")
+    yield address
+    ray.shutdown()
 
 
 def assert_same_files(a: Path, b: Path, names: tuple[str, ...]) -> None:
@@ -191,7 +185,7 @@ def test_a_killed_ray_run_resumes_to_the_same_files(ray_address, sample_run, tmp
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "gonerd.cli", "docs", str(PAGES), str(DOJ), "--out", str(out), "--quiet",
            "--set", "shard_size=4", "--executor", "ray", "--ray-address", ray_address]
-    env = {**os.environ, **RAY_ENVIRONMENT, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = len(kill_after_first_shard(cmd, out, env))
     assert 1 <= done < 20
 
