@@ -10,7 +10,7 @@ CONLL := ../shared/data/conll2003
 # Hand labels of the sample's test split (gonerd/sample/ANNOTATION.md).
 GOLD := gonerd/sample/gold_test.conll
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench release clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: install
 		--import-corrections $(GOLD) --eval-labels $(DEMO_OUT)/eval_labels.json --card-copy data_cards/gonerd-sample \
 		$(if $(wildcard $(CONLL)/eng.train),--conll $(CONLL)/eng.train $(CONLL)/eng.testa $(CONLL)/eng.testb)
 	$(VENV)/bin/gonerd eval-extract --pages gonerd/sample/pages.jsonl --out $(DEMO_OUT)/eval_extract.json
+
+# The release build (issue 21): every web page and DOJ release of ../shared/data → release_out/ (gitignored),
+# its card and statistics → data_cards/gonerd-shared/. Skipped with a message where ../shared is absent.
+release: install
+	$(PY) bench/release_build.py
 
 test: install
 	$(PY) -m pytest -q
