@@ -37,6 +37,7 @@ from kd.corpus import (SpecialIds, model_name, read_corpus_info, read_sequences,
 from kd.losses import LossTerms
 from kd.masking import MaskingScheme, mask_tokens, scheme_for, step_generator
 from kd.model import load_tokenizer, position_limit, resolve_model_path
+from kd.ranks import CorpusShares, replicas_identical
 from kd.record import run_record, write_record
 from kd.train import Objective, TrainRun, adamw, training_step
 
@@ -183,6 +184,7 @@ class PretrainRun:
     eval_lengths: list[int]
     name: str
     t_start: float = field(default_factory=time.time)
+    shares: CorpusShares = field(default_factory=CorpusShares)
     _cut: dict[int, Any] = field(default_factory=dict)
     _eval_batches: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -214,6 +216,10 @@ def pretrain(cfg: MlmPretrainConfig, *, progress: bool = True, objective: Object
     from tqdm.auto import tqdm
 
     run = _setup(cfg, objective, name)
+    if run.done() and (run.out / "run.json").is_file():
+        # Evaluating, saving and recording again would add a second final evaluation to metrics.jsonl.
+        say(run.accelerator, f"kd {name}: {run.out} holds a finished run (step {run.state['step']}); nothing to do")
+        return json.loads((run.out / "summary.json").read_text())
     bar = tqdm(total=run.total_steps, initial=run.state["step"], desc=name, unit="step",
                disable=not (progress and run.main))
     window: dict[str, Any] = {"loss": 0.0, "terms": Counter(), "n": 0}
@@ -229,7 +235,8 @@ def pretrain(cfg: MlmPretrainConfig, *, progress: bool = True, objective: Object
         if cfg.eval_every and step % cfg.eval_every == 0 and not run.done():
             _evaluate(run)
         stopping = stop_after is not None and steps_now >= stop_after and not run.done()
-        if (cfg.save_every and step % cfg.save_every == 0) or stopping:
+        # The last step's checkpoint follows the final evaluation, so a finished checkpoint is a final one.
+        if (cfg.save_every and step % cfg.save_every == 0 and not run.done()) or stopping:
             _checkpoint(run)
         if stopping:
             bar.close()
@@ -238,8 +245,9 @@ def pretrain(cfg: MlmPretrainConfig, *, progress: bool = True, objective: Object
     bar.close()
     if window["n"] and run.main:
         _log_window(run, window)
-    _evaluate(run)
-    _checkpoint(run)
+    if steps_now:  # else the run was done at its (final) checkpoint and only model/ and the record are missing
+        _evaluate(run)
+        _checkpoint(run)
     return _finish(run)
 
 
@@ -284,9 +292,10 @@ def _setup(cfg: MlmPretrainConfig, objective: Objective, name: str) -> PretrainR
     accelerator.register_for_checkpointing(scheduler)
     if hasattr(objective, "prepare"):
         objective.prepare(accelerator)
+    shares = CorpusShares()
     run = PretrainRun(cfg, accelerator, loaded, scheme_for(loaded.tokenizer, cfg.mlm_probability), ids, corpus,
-                      train, heldout, model, optimizer, scheduler, total_steps, out, _resume(accelerator, out, name),
-                      objective, lengths, name, t_start)
+                      train, heldout, model, optimizer, scheduler, total_steps, out,
+                      _resume(accelerator, out, name, shares), objective, lengths, name, t_start, shares)
     # A resumed run's clock goes on from its checkpoint, so the record's times count every session.
     run.t_start -= run.state.get("seconds", 0.0)
     if run.main:
@@ -336,8 +345,14 @@ def _drop_logs_after(metrics: Path, step: int) -> None:
         metrics.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
 
 
-def _resume(accelerator, out: Path, name: str) -> dict[str, Any]:
-    """The state at the last checkpoint (weights, optimiser, schedule and random states restored), or a fresh one.
+def _shares_file(accelerator) -> str:
+    """The file of this process's :class:`CorpusShares` in a checkpoint folder."""
+    return f"shares_{accelerator.process_index}.pt"
+
+
+def _resume(accelerator, out: Path, name: str, shares: CorpusShares) -> dict[str, Any]:
+    """The state at the last checkpoint (weights, optimiser, schedule, random states and ``shares`` restored), or a
+    fresh one.
 
     A checkpoint is written to ``last.new/`` and renamed to ``last/`` once complete, so an interrupted
     save leaves the previous one intact; a complete ``last.new/`` whose rename was cut off is used too.
@@ -348,6 +363,7 @@ def _resume(accelerator, out: Path, name: str) -> dict[str, Any]:
     if not (last / STATE_FILE).is_file():
         return {"step": 0, "tokens": 0, "heldout": {}}
     accelerator.load_state(str(last))
+    shares.load(last / _shares_file(accelerator), accelerator.num_processes)
     state = json.loads((last / STATE_FILE).read_text())
     say(accelerator, f"kd {name}: resuming at step {state['step']} ({state['tokens']:,} tokens seen)")
     return state
@@ -363,8 +379,9 @@ def _train_step(run: PretrainRun, window: dict[str, Any]) -> None:
     rows = batch_rows(len(sequences), phase.batch_size * procs, local, cfg.seed + index)
     full = masked_batch(sequences, rows, run.scheme, run.ids.pad, step_generator(cfg.seed, state["step"]))
     # Every process draws the whole batch (identical on all) and trains on its own slice of rows.
-    batch = {k: v[rank * phase.batch_size:(rank + 1) * phase.batch_size].to(accelerator.device)
-             for k, v in full.items()}
+    mine = slice(rank * phase.batch_size, (rank + 1) * phase.batch_size)
+    batch = {k: v[mine].to(accelerator.device) for k, v in full.items()}
+    run.shares.mark(index, len(sequences), rows[mine])
     run.model.train()
     out = training_step(accelerator, run.model, run.optimizer, run.scheduler, run.objective, batch, cfg.max_grad_norm)
     state["step"] += 1
@@ -440,6 +457,7 @@ def _checkpoint(run: PretrainRun) -> None:
     """Save the resume state to ``last.new/``, then swap it in for ``last/`` (never a half-written ``last/``)."""
     accelerator, last, new = run.accelerator, run.out / "last", run.out / "last.new"
     accelerator.save_state(str(new))
+    run.shares.save(new / _shares_file(accelerator), accelerator.num_processes)
     accelerator.wait_for_everyone()  # every process has written its random states before the folder moves
     run.state["seconds"] = round(time.time() - run.t_start, 1)
     if run.main:
@@ -453,11 +471,14 @@ def _checkpoint(run: PretrainRun) -> None:
 def _finish(run: PretrainRun) -> dict[str, Any]:
     """Save ``model/`` and write the summary and the run record (main process); return the summary."""
     cfg, state, loaded = run.cfg, run.state, run.loaded
+    sizes = {i: len(run.sequences(cfg.phases[i].max_length)) for i in range(state.get("phase", 0) + 1)}
     summary = {"model": model_name(cfg.model), "corpus": portable_path(cfg.corpus),
                "output_dir": portable_path(run.out), "steps": state["step"], "planned_steps": run.total_steps,
                "tokens": state["tokens"], "stopped_by": "max_tokens" if state["step"] < run.total_steps else "steps",
                "heldout": state["heldout"], "fresh_weights": loaded.fresh, "decoder_tied": loaded.decoder_tied,
-               "num_processes": run.accelerator.num_processes, "train_seconds": round(time.time() - run.t_start, 1)}
+               "num_processes": run.accelerator.num_processes, "shares": run.shares.gathered(run.accelerator, sizes),
+               "replicas_identical": replicas_identical(run.accelerator, run.model),
+               "train_seconds": round(time.time() - run.t_start, 1)}
     if run.main:
         final = run.out / "model"
         run.accelerator.unwrap_model(run.model).save_pretrained(str(final))
