@@ -21,7 +21,7 @@ with those layers (:func:`kd.student.init_student`; ``[0, 2, 4]`` of a 6-layer t
 from __future__ import annotations
 
 import dataclasses
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +65,28 @@ def check_compatible(teacher: LoadedModel, student_path: str | Path) -> None:
                          "them token by token, so both need the same vocabulary", str(student_path), field="tokenizer")
 
 
+def build_student_once(teacher: str | Path, init: Path, layers: Sequence[int] | None) -> None:
+    """Write the student of ``teacher``'s ``layers`` to ``init`` unless it is there: by the main process alone
+    while the others wait (under torchrun every process gets here; two writers of one folder can hand the
+    other process a half-written checkpoint)."""
+    import torch
+    from accelerate import PartialState
+
+    from kd.student import init_student
+
+    # cpu=True as in kd.pretrain: on a CPU-only machine accelerate joins a launch group only so.
+    state = PartialState(cpu=not torch.cuda.is_available())
+    if state.is_main_process and not (init / "config.json").is_file():
+        init_student(teacher, init, layers)
+    state.wait_for_everyone()
+
+
 def distill_ner(cfg: NerDistillConfig, *, progress: bool = True) -> dict[str, Any]:
     """Distil ``cfg.teacher`` into a student on ``cfg.data.train`` with loss ``cfg.loss``; return the summary.
 
     Outputs are those of :func:`kd.train.train_ner` (``best/``, ``last/``, ``metrics.jsonl`` with
     each loss term, ``run.json``), plus ``init/`` when the student is built from teacher layers.
     """
-    from kd.student import init_student
     from kd.train import train_ner
 
     if cfg.loss != "ce" and not cfg.teacher:
@@ -83,8 +98,7 @@ def distill_ner(cfg: NerDistillConfig, *, progress: bool = True) -> dict[str, An
         if not cfg.teacher:
             raise ConfigError("student_layers builds the student from the teacher: set teacher too")
         init = Path(cfg.output_dir) / "init"
-        if not (init / "config.json").is_file():
-            init_student(cfg.teacher, init, cfg.student_layers)
+        build_student_once(cfg.teacher, init, cfg.student_layers)
         cfg = dataclasses.replace(cfg, model=str(init))
     if teacher is not None:
         if tuple(cfg.labels) != teacher.labels:
@@ -124,22 +138,24 @@ class MlmDistillObjective:
 def distill_mlm(cfg: MlmDistillConfig, *, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Distil ``cfg.teacher`` into a student of its every other layer (or ``cfg.student_layers``) on
     ``cfg.corpus``; outputs and resuming are those of :func:`kd.pretrain.pretrain` (``model/`` is the student)."""
-    from kd.pretrain import load_mlm_model, pretrain
-    from kd.student import init_student
+    from accelerate import PartialState
+    from accelerate.utils import set_seed
+
+    from kd.pretrain import load_mlm_model, pretrain, say
 
     if not cfg.teacher:
         raise ConfigError("distill --task mlm needs a teacher (--teacher)")
     if min(cfg.alpha, cfg.beta, cfg.gamma) < 0 or cfg.temperature <= 0:
         raise ConfigError(f"alpha, beta, gamma must be >= 0 and temperature > 0, got {cfg.alpha}, {cfg.beta}, "
                           f"{cfg.gamma}, {cfg.temperature}")
+    set_seed(cfg.seed)  # a fresh teacher head is drawn alike on every process and in every run of the config
     teacher = load_mlm_model(cfg.teacher)
+    init = Path(cfg.output_dir) / "init"
+    build_student_once(teacher.path, init, cfg.student_layers or None)
     if teacher.fresh:
         # An untrained head makes the KL term distil noise: pretrain the teacher first (gonerd kd pretrain).
-        print(f"kd distill: note: the teacher's MLM head is untrained ({', '.join(teacher.fresh)}); "
-              "its logits carry no knowledge until it is pretrained", file=sys.stderr)
-    init = Path(cfg.output_dir) / "init"
-    if not (init / "config.json").is_file():
-        init_student(teacher.path, init, cfg.student_layers or None)
+        say(PartialState(), f"kd distill: note: the teacher's MLM head is untrained ({', '.join(teacher.fresh)}); "
+            "its logits carry no knowledge until it is pretrained")
     cfg = dataclasses.replace(cfg, model=str(init))
     objective = MlmDistillObjective(teacher.model, alpha=cfg.alpha, beta=cfg.beta, gamma=cfg.gamma,
                                     temperature=cfg.temperature)

@@ -19,8 +19,9 @@ import pytest
 from safetensors.torch import load_file
 
 from gonerd.pipeline.io import iter_jsonl
-from kd.config import MlmPhase, MlmPretrainConfig
+from kd.config import MlmDistillConfig, MlmPhase, MlmPretrainConfig
 from kd.corpus import build_corpus, read_sequences, recut, special_ids
+from kd.distill import distill_mlm
 from kd.model import load_tokenizer
 from kd.pretrain import load_mlm_model, pretrain
 from kd_tiny import build_model_dir, conll_words
@@ -131,6 +132,20 @@ def test_a_finished_two_process_run_started_again_does_nothing(pretrained):
     assert all(p.read_bytes() == content for p, content in before.items())
 
 
+@pytest.mark.slow
+def test_distill_mlm_runs_under_torchrun_with_two_processes(tiny, tmp_path):
+    teacher, corpus = tiny
+    out = tmp_path / "run"
+    proc = torchrun("distill", "--task", "mlm", "--teacher", str(teacher), "--corpus", str(corpus),
+                    "--output-dir", str(out), "--set", PHASES, "--set", "eval_lengths=[32]", "--set", "save_every=2")
+    check_shared_run(out, proc, corpus_sizes(teacher, corpus))
+    assert proc.stderr.count("the teacher's MLM head is untrained") == 1
+    assert all(set(r["terms"]) == {"mlm", "kl", "cosine"} for r in metrics(out) if "loss" in r)
+    student = json.loads((out / "init" / "kd_student.json").read_text())
+    assert student["layers"] == [0]
+    assert json.loads((out / "model" / "config.json").read_text())["num_hidden_layers"] == 1
+
+
 def small_config(cls, tiny: tuple[Path, Path], out: Path, **overrides):
     """A 6-step run of 16-token batches of 2, checkpointed every 3 steps, held-out loss at 16 tokens."""
     settings = dict(corpus=str(tiny[1]), output_dir=str(out), phases=(MlmPhase(16, 6, 2),), save_every=3,
@@ -170,3 +185,12 @@ def test_a_run_that_stopped_after_its_final_checkpoint_finishes_without_training
     assert saved.keys() == weights.keys() and all((saved[k] == weights[k]).all() for k in saved)
     assert pretrain(cfg, progress=False) == json.loads((out / "summary.json").read_text())
     assert (out / "metrics.jsonl").read_text() == log
+
+
+def test_a_teacher_with_a_fresh_head_is_drawn_alike_in_every_run(tiny, tmp_path):
+    # under N processes each would otherwise distil towards its own random teacher head
+    runs = [distill_mlm(small_config(MlmDistillConfig, tiny, tmp_path / name, teacher=str(tiny[0]),
+                                     phases=(MlmPhase(16, 2, 2),)), progress=False) for name in ("a", "b")]
+    a, b = (load_file(str(tmp_path / name / "model" / "model.safetensors")) for name in ("a", "b"))
+    assert all((a[k] == b[k]).all() for k in a)
+    assert runs[0]["heldout"] == runs[1]["heldout"]
