@@ -87,7 +87,8 @@ def check_shared_run(out: Path, proc: subprocess.CompletedProcess, sizes: dict[i
     """The checks of a two-process pretrain/distill run with :data:`PHASES`; returns its summary."""
     assert 16 < sizes[0] and sizes[1] <= 36  # the phases' draws make less than one pass, then more than one
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["num_processes"] == 2 and summary["steps"] == 5
+    # tokens are counted over both processes: phase 0 2 steps x 2 x 4 x 16, phase 1 3 steps x 2 x 6 x 32
+    assert summary["num_processes"] == 2 and summary["steps"] == 5 and summary["tokens"] == 2 * 8 * 16 + 3 * 12 * 32
     assert json.loads((out / "run.json").read_text())["machine"]["num_processes"] == 2
     first, second = summary["shares"]
     # within a pass no sequence went to both processes; over more than a pass together they covered the corpus
