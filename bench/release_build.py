@@ -121,7 +121,8 @@ def source_records(source: Source, root: Path, inputs: Path, limit: int | None =
 
 def write_inputs(config: ReleaseConfig, root: Path, inputs: Path, limits: dict[str, int]
                  ) -> tuple[list[Path], dict[str, tuple[str, str]]]:
-    """Write ``inputs/<key>.jsonl`` per source; returns the files and each document id's (source key, part)."""
+    """Write ``inputs/<key>.jsonl`` per source; returns the files and the (source key, part) of each input
+    line, keyed as the reader names a record's ``source`` (``inputs/<key>.jsonl:<line>``)."""
     inputs.mkdir(parents=True, exist_ok=True)
     files, parts = [], {}
     for source in config.sources:
@@ -129,7 +130,7 @@ def write_inputs(config: ReleaseConfig, root: Path, inputs: Path, limits: dict[s
         target = inputs / f"{source.key}.jsonl"
         target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for _, _, r in rows), encoding="utf-8")
         files.append(target)
-        parts.update({doc_id: (source.key, part) for doc_id, part, _ in rows})
+        parts.update({f"{target}:{line}": (source.key, part) for line, (_, part, _) in enumerate(rows, start=1)})
     return files, parts
 
 
@@ -167,22 +168,51 @@ def label_eval(config: LabelConfig, root: Path, docs: Path, gold: Path | None, c
 
 def part_counts(parts: dict[str, tuple[str, str]], kept: list[str], exclusions: list[dict[str, Any]]
                 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per (source key, part): documents read, kept in the dataset, and the filters that dropped the others."""
+    """Per (source key, part): input records, those in the dataset, and the filters that dropped the others.
+
+    Records are matched by their ``source`` (input file and line): a page saved without its URL gets
+    the id of the canonical URL it names, so ids do not identify inputs.
+    """
     counts: dict[tuple[str, str], dict[str, Any]] = {}
     for where in parts.values():
         counts.setdefault(where, {"input": 0, "dataset": 0, "dropped": Counter()})["input"] += 1
-    for doc_id in kept:
-        counts[parts[doc_id]]["dataset"] += 1
+    for source in kept:
+        counts[parts[source]]["dataset"] += 1
     for entry in exclusions:
-        if entry.get("id") in parts:
-            counts[parts[entry["id"]]]["dropped"][entry["filter"]] += 1
+        if entry.get("source") in parts:
+            counts[parts[entry["source"]]]["dropped"][entry["filter"]] += 1
     return counts
 
 
-def release_markdown(config: ReleaseConfig, counts: dict[tuple[str, str], dict[str, Any]], command: str,
-                     label_source: str, hand: int, no_url: int) -> str:
+def dataset_facts(dd: Any) -> dict[str, Any]:
+    """What the release block says about a built ``DatasetDict``: documents, domain counts, the splits of the
+    hand-labelled documents and the three longest documents (tokens, id, domain)."""
+    columns = ["id", "domain", "tokens", "label_source"]
+    rows = [(split, r) for split, ds in dd.items() for r in ds.select_columns(columns)]
+    return {"documents": len(rows), "domains": Counter(r["domain"] for _, r in rows),
+            "human": Counter(split for split, r in rows if r["label_source"].startswith("human:")),
+            "longest": sorted(((len(r["tokens"]), r["id"], r["domain"]) for _, r in rows), reverse=True)[:3]}
+
+
+def _sample_note(config: ReleaseConfig, facts: dict[str, Any]) -> str:
+    """The sample actually drawn, or, without one, how far the domains are from the default (the paper's) shares."""
+    from gonerd.config import SampleConfig
+
+    shares = config.docs.sample.domain_shares
+    if shares:
+        return "Domain-weighted sample: " + ", ".join(f"{d} target {s:.0%}" for d, s in shares.items()) + "."
+    n = facts["documents"]
+    paper = [f"{d} is {facts['domains'][d] / n:.1%} of the documents ({facts['domains'][d]:,} of {n:,}; the paper "
+             f"upweights it to about {s:.0%}, which would keep at most {int(facts['domains'][d] / s):,} documents)"
+             for d, s in SampleConfig().domain_shares.items()]
+    return ("No domain-weighted sample: every document that passes the filters and deduplication is kept, so "
+            + "; ".join(paper) + ".")
+
+
+def release_markdown(config: ReleaseConfig, counts: dict[tuple[str, str], dict[str, Any]], facts: dict[str, Any],
+                     command: str, label_source: str) -> str:
     """The card's ``release`` block: the command, each source with its provenance, licence and counts,
-    what was left out and why, the sample and labeler choices."""
+    what was left out and why, the sample and labeler choices (``facts`` from :func:`dataset_facts`)."""
     from gonerd.dataset import UNKNOWN_DOMAIN
 
     names = {s.key: s for s in config.sources}
@@ -200,20 +230,19 @@ def release_markdown(config: ReleaseConfig, counts: dict[tuple[str, str], dict[s
     lines += [f"| total | | {total['input']:,} | {total['dataset']:,} | |", ""]
     lines += [f"- **{s.name}**: {s.upstream}. Licence: {s.licence}." for s in config.sources]
     lines += ["", "Not used:", ""] + [f"- `{name}/`: {why}." for name, why in config.not_used.items()]
-    shares = config.docs.sample.domain_shares
-    lines += ["", ("Domain-weighted sample: " + ", ".join(f"{d} {s:.0%}" for d, s in shares.items()) + "." if shares
-                   else "No domain-weighted sample: every document that passes the filters and deduplication is "
-                        "kept, so the domains weigh as in the sources (Table 10; the paper upweights justice.gov "
-                        "to about 25%).")]
-    if no_url:
-        lines.append(f"{no_url:,} documents have no URL upstream (benchmark pages named by file); their domain is "
+    lines += ["", _sample_note(config, facts)]
+    if facts["domains"][UNKNOWN_DOMAIN]:
+        lines.append(f"{facts['domains'][UNKNOWN_DOMAIN]:,} documents have no URL: benchmark pages saved without one "
+                     "that name no canonical URL either (those that do take it, and its domain); their domain is "
                      f"`{UNKNOWN_DOMAIN}` in Table 10.")
+    lines.append("Longest documents: " + ", ".join(f"`{i}` ({d}) {n:,} tokens" for n, i, d in facts["longest"]) + ".")
     lines += ["", f"Pre-labels: `{label_source}`, the default labeler (spaCy with its document fixes, MISC rules), "
                   "without a token-classification model (`--ner-model`): the CoNLL model the vote labeler would use "
                   "is not published, so such labels could not be rebuilt from this repository."]
-    if hand:
-        lines.append(f"{hand:,} documents are also in the bundled sample's hand labels (`{config.hand_labels}`): "
-                     "their labels are those (`human:gold`), and they score the pre-labels under Labeling.")
+    if facts["human"]:
+        lines.append(f"{sum(facts['human'].values()):,} documents are also in the bundled sample's hand labels "
+                     f"(`{config.hand_labels}`): their labels are those (`human:gold`), and they score the pre-labels "
+                     "under Labeling. By split: " + ", ".join(f"{s} {n}" for s, n in facts["human"].items()) + ".")
     return "\n".join(lines)
 
 
@@ -238,7 +267,7 @@ def build_release(config: ReleaseConfig, root: Path, out: Path, card_dir: Path, 
     path of this machine.
     """
     from gonerd.commands.build import run_build
-    from gonerd.dataset import SPLITS, UNKNOWN_DOMAIN, load_gonerd
+    from gonerd.dataset import SPLITS, load_gonerd
     from gonerd.label.io import read_documents
     from gonerd.pipeline import run_docs
 
@@ -251,8 +280,9 @@ def build_release(config: ReleaseConfig, root: Path, out: Path, card_dir: Path, 
     with contextlib.chdir(out):
         files, parts = write_inputs(config, root, Path("inputs"), limits or {})
         run_docs(files, "documents", pipeline, progress=progress)
-        ids = {d["id"] for d in read_documents(Path("documents"))}
-        gold = hand_labels_of(REPO / config.hand_labels, ids, out / "hand_labels.conll") if config.hand_labels else None
+        source_of = {d["id"]: d["source"] for d in read_documents(Path("documents"))}
+        gold = (hand_labels_of(REPO / config.hand_labels, set(source_of), out / "hand_labels.conll")
+                if config.hand_labels else None)
         evaluation = label_eval(config.label, root, out / "documents", gold, conll)
         (out / "eval_labels.json").write_text(json.dumps(evaluation, indent=2, ensure_ascii=False) + "\n",
                                               encoding="utf-8")
@@ -261,13 +291,9 @@ def build_release(config: ReleaseConfig, root: Path, out: Path, card_dir: Path, 
                             eval_labels=out / "eval_labels.json", card_copy=card_dir, corrections=gold,
                             annotator=None, progress=progress)
     dd = load_gonerd(out)
-    kept = [i for s in SPLITS for i in dd[s]["id"]]
-    sources = Counter(src for s in SPLITS for src in dd[s]["label_source"])
-    exclusions = _jsonl(out / "documents" / "exclusions.jsonl")
-    counts = part_counts(parts, kept, exclusions)
-    body = release_markdown(config, counts, command, evaluation["label_source"],
-                            sum(n for src, n in sources.items() if src.startswith("human:")),
-                            sum(d == UNKNOWN_DOMAIN for s in SPLITS for d in dd[s]["domain"]))
+    kept = [source_of[i] for s in SPLITS for i in dd[s]["id"]]
+    counts = part_counts(parts, kept, _jsonl(out / "documents" / "exclusions.jsonl"))
+    body = release_markdown(config, counts, dataset_facts(dd), command, evaluation["label_source"])
     card = with_block((out / "README.md").read_text(encoding="utf-8"), RELEASE_BLOCK, body)
     (out / "README.md").write_text(card, encoding="utf-8")
     (card_dir / "README.md").write_text(card, encoding="utf-8")

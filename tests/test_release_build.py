@@ -110,7 +110,31 @@ def test_small_release_build_card_and_stats_agree_with_the_dataset(shared_data, 
     assert f"| total | | 15 | {n_docs:,} | |" in release
     assert "| DOJ press releases (`doj_press_releases/releases_reassembled.jsonl`) | doj | 5 |" in release
     assert "public domain" in release and "`litbank_entities/`" in release
+    n_doj = sum(d == "justice.gov" for s in SPLITS for d in dd[s]["domain"])
+    assert f"justice.gov is {n_doj / n_docs:.1%} of the documents ({n_doj} of {n_docs}" in release
+    longest = max(len(t) for s in SPLITS for t in dd[s]["tokens"])
+    assert f"Longest documents: " in release and f"{longest:,} tokens" in release.split("Longest documents: ")[1]
     assert body.index("<!-- gonerd:end sources -->") < body.index("<!-- gonerd:begin release -->")
     # The card names its inputs relative to the build, never by a path of this machine.
     assert "`inputs/` (2)" in body
     assert str(tmp_path) not in card and str(shared_data.resolve()) not in card and str(REPO) not in card
+
+
+@pytest.mark.shared
+def test_a_page_saved_without_its_url_is_counted_under_its_source(shared_data, tmp_path, monkeypatch):
+    # Extraction gives such a page the id of the canonical URL it names: counts must follow the input line.
+    from gonerd.config import ExtractConfig, ReadConfig
+    from gonerd.pipeline.extract import extract_record
+    from gonerd.pipeline.read import read_jsonl_file
+
+    monkeypatch.chdir(tmp_path)
+    config = release_build.load_release_config(REPO / release_build.CONFIG)
+    files, parts = release_build.write_inputs(config, shared_data, Path("inputs"), {})
+    assert len(parts) == sum(len(f.read_text(encoding="utf-8").splitlines()) for f in files)
+    record = next(r for r in read_jsonl_file(files[0], ReadConfig(html_root=str(shared_data)))
+                  if r["id"] == "trafilatura:blog.python.org.html")
+    doc = extract_record(record, ExtractConfig())
+    assert doc["id"] != record["id"] and doc["url"].startswith("http")
+    counts = release_build.part_counts(parts, [doc["source"]], [{"source": "inputs/doj.jsonl:1", "filter": "code"}])
+    assert counts[("webpages", "trafilatura")]["dataset"] == 1
+    assert counts[("doj", "doj")]["dropped"] == {"code": 1}
