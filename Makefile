@@ -48,4 +48,4 @@ bench: install
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(DEMO_OUT) .pytest_cache
+	rm -rf $(DEMO_OUT) release_out .pytest_cache
