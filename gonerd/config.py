@@ -85,11 +85,11 @@ class ReadConfig:
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    """Main-text extraction: ``method`` ("trafilatura", or "ensemble": trafilatura plus the paragraphs that
-    readability-lxml, jusText and Resiliparse all find, see ``gonerd.pipeline.ensemble``) and trafilatura's
-    settings. Defaults chosen by ``gonerd eval-extract`` (see README)."""
+    """Main-text extraction: ``method`` ("ensemble": trafilatura plus the paragraphs that Readability, jusText
+    and Resiliparse all find, see ``gonerd.pipeline.ensemble``; or "trafilatura" alone) and trafilatura's
+    settings. Defaults chosen by ``gonerd eval-extract`` on the DEV pages (see README)."""
 
-    method: str = "trafilatura"
+    method: str = "ensemble"
     favor_precision: bool = False
     favor_recall: bool = True
     include_comments: bool = False

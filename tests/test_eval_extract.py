@@ -101,9 +101,10 @@ def test_run_eval_extract_grid(tmp_path, page_entries):
     manifest = tmp_path / "one.jsonl"
     manifest.write_text(json.dumps({**entry, "html_path": str(PAGES.parent / entry["html_path"])}) + "\n")
     results = run_eval_extract(manifest, ExtractConfig(), grid=True)
-    # defaults, ours, 4 settings, the other method, readability-lxml, jusText, Resiliparse
-    assert len(results) == 10 and all(r["summary"]["pages_text_gold"] == 1 for r in results.values())
-    assert {"gonerd method=ensemble", "readability-lxml", "jusText", "Resiliparse"} <= set(results)
+    # defaults, ours, 4 settings, the other method, Readability (the voter), readability-lxml, jusText, Resiliparse
+    assert len(results) == 11 and all(r["summary"]["pages_text_gold"] == 1 for r in results.values())
+    assert {"gonerd method=trafilatura", "Readability (trafilatura's fork)", "readability-lxml", "jusText",
+            "Resiliparse"} <= set(results)
 
 
 def test_split_is_fixed_stratified_and_disjoint(gold_pages):

