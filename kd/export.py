@@ -1,9 +1,13 @@
 """``gonerd kd export --int8``: a dynamically quantized int8 copy of a trained model for fast CPU prediction.
 
-The model is exported to ONNX (``torch.onnx.export``, the torch.export-based exporter) and its
-MatMul weights quantized to int8 by ONNX Runtime's dynamic quantization (activations are quantized
-per batch at run time). ONNX Runtime was chosen over torchao by measurement (the issue-22 notes in
-the project README): torchao's int8 dynamic Linear has no fast CPU kernel and ran slower than fp32.
+The model is exported to ONNX, its graph fused by ONNX Runtime's transformer optimizer (attention,
+embeddings + LayerNorm, residual + LayerNorm, bias + GELU into single operators) and then every
+weight product (MatMul and the fused Attention) quantized to int8 by ONNX Runtime's dynamic
+quantization, one weight scale per output channel (activations are quantized per batch at run
+time). Both choices were measured on the CoNLL-2003 MiniLM (``bench/bench_kd_predict.py --scan``):
+per-tensor scales lost 1.0 F1 point on testb, per-channel scales none; the fused graph runs ~1.6x
+as fast as the unfused one. ONNX Runtime was chosen over torchao by measurement (the issue-22 notes
+in the project README): torchao's int8 dynamic Linear has no fast CPU kernel and ran slower than fp32.
 
 The exported folder holds ``model.onnx``, ``config.json`` (labels), the tokenizer, the source's
 training records and ``kd_export.json`` (how it was made); :func:`kd.model.load_model` loads it as
@@ -24,7 +28,10 @@ from kd.onnx_model import EXPORT_RECORD, ONNX_FILE, OnnxTokenClassifier
 
 # Training records copied along, so the export documents (and its model card describes) its training.
 TRAINING_RECORDS = ("kd_train.json", "run.json")
-QUANTIZATION = "onnxruntime dynamic int8: QInt8 weights (per tensor) on every MatMul, uint8 activations per batch"
+QUANTIZATION = ("onnxruntime dynamic int8 of the fused graph (attention, LayerNorm, GELU): QInt8 weights per output "
+                "channel on every MatMul and Attention, uint8 activations per batch")
+# The fp32 graph must reproduce the model within this (largest logit difference on a padded batch).
+EXPORT_TOLERANCE = 1e-3
 
 
 def _check_output(out: Path) -> None:
@@ -34,29 +41,80 @@ def _check_output(out: Path) -> None:
         raise InputError("output directory exists and is not empty; choose a new --output", str(out))
 
 
-def _onnx_fp32(model: Any, path: Path) -> None:
-    """Export ``model`` to ONNX with batch and sequence length dynamic."""
+def export_onnx(model: Any, path: Path) -> None:
+    """Export ``model`` to ONNX with batch and sequence length dynamic.
+
+    The TorchScript exporter with eager attention, because ONNX Runtime's optimizer recognises the
+    attention of that graph (the torch.export-based exporter's sdpa graph gets LayerNorm and GELU
+    fused but not attention, and runs ~1.6x slower after quantization).
+    """
     import warnings
 
     import torch
 
-    batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq")
+    model.eval().set_attn_implementation("eager")
     ids = torch.ones((2, 16), dtype=torch.long)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's notes on dims and opsets are not the user's business
-        program = torch.onnx.export(model.eval(), (), kwargs={"input_ids": ids, "attention_mask": torch.ones_like(ids)},
-                                    dynamo=True, input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                                    dynamic_shapes={"input_ids": {0: batch, 1: seq},
-                                                    "attention_mask": {0: batch, 1: seq}}, verbose=False)
-    program.save(str(path))
+        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes; the result is checked below
+        torch.onnx.export(model, (ids, torch.ones_like(ids)), str(path), dynamo=False, opset_version=17,
+                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}})
+
+
+def fuse(path: Path, out: Path, config: Any) -> dict[str, int]:
+    """Write ``path``'s graph with ONNX Runtime's transformer fusions to ``out``; return the fused operators."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    fused = optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
+                           hidden_size=config.hidden_size)
+    fused.save_model_to_file(str(out))
+    return {op: n for op, n in fused.get_fused_operator_statistics().items() if n}
+
+
+def quantize_int8(path: Path, out: Path, *, per_channel: bool = True) -> None:
+    """Write ``path``'s graph to ``out`` with int8 weights on every MatMul and Attention (one scale per
+    output channel, or per tensor) and dynamically quantized uint8 activations."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process concerns static (calibrated) quantization
+    try:
+        # DefaultTensorType: shape inference does not type the outputs of the fused (contrib) operators
+        quantize_dynamic(str(path), str(out), op_types_to_quantize=["MatMul", "Attention"], per_channel=per_channel,
+                         weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        logging.getLogger().setLevel(level)
+
+
+def _check_reproduces(model: Any, tokenizer: Any, path: Path, source: Path) -> None:
+    """Raise :class:`InputError` unless the ONNX graph at ``path`` gives ``model``'s logits on a padded
+    batch of lengths other than the export's example (a trace that fixed a shape or dropped the mask
+    would not)."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    batch = tokenizer(["Maria Lopez joined Acme Corp in Denver on Monday , said the U.S. attorney .", "Paris ."],
+                      padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        want = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(["logits"], {k: batch[k].numpy() for k in ("input_ids", "attention_mask")})[0]
+    real = batch["attention_mask"].numpy().astype(bool)
+    diff = float(np.abs(got - want)[real].max())
+    if not diff <= EXPORT_TOLERANCE:
+        raise InputError(f"the ONNX export of this {model.config.model_type} model does not reproduce it "
+                         f"(largest logit difference {diff:.3g} > {EXPORT_TOLERANCE}); it cannot be exported",
+                         str(source))
 
 
 def export_int8(model: str | Path, output: str | Path) -> dict[str, Any]:
     """Write an int8 copy of the trained model ``model`` to ``output`` and return its record
     (``kd_export.json``). The folder is built beside ``output`` and moved into place at the end, so
     a failure leaves no half-written model; an existing non-empty ``output`` is an :class:`InputError`."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     from kd.config import portable_path
     from kd.model import load_model
     from kd.record import CODE_COMMIT, library_versions
@@ -70,15 +128,18 @@ def export_int8(model: str | Path, output: str | Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         build = Path(tmp) / "model"
         build.mkdir()
-        _onnx_fp32(loaded.model, Path(tmp) / "fp32.onnx")
-        quantize_dynamic(str(Path(tmp) / "fp32.onnx"), str(build / ONNX_FILE), weight_type=QuantType.QInt8)
+        fp32, fused = Path(tmp) / "fp32.onnx", Path(tmp) / "fused.onnx"
+        export_onnx(loaded.model, fp32)
+        fused_ops = fuse(fp32, fused, loaded.model.config)
+        _check_reproduces(loaded.model, loaded.tokenizer, fused, loaded.path)
+        quantize_int8(fused, build / ONNX_FILE)
         loaded.model.config.save_pretrained(str(build))
         loaded.tokenizer.save_pretrained(str(build))
         for name in TRAINING_RECORDS:
             found = next((p for p in (loaded.path / name, loaded.path.parent / name) if p.is_file()), None)
             if found is not None:
                 shutil.copyfile(found, build / name)
-        record = {"format": "onnx", "file": ONNX_FILE, "quantization": QUANTIZATION,
+        record = {"format": "onnx", "file": ONNX_FILE, "quantization": QUANTIZATION, "fused": fused_ops,
                   "source": portable_path(loaded.path),
                   "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git": CODE_COMMIT,
                   "versions": library_versions(("gonerd", "torch", "transformers", "onnx", "onnxscript",

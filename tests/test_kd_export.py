@@ -12,7 +12,7 @@ from gonerd.errors import InputError
 from kd.export import export_int8
 from kd.onnx_model import EXPORT_RECORD, ONNX_FILE, OnnxTokenClassifier
 from kd.model import load_model, tag_sequences
-from kd_tiny import build_model_dir, train_tiny
+from kd_tiny import build_model_dir, conll_words, train_tiny
 
 DATA = Path(__file__).parent / "data"
 TRAIN = DATA / "kd_train.txt"
@@ -40,6 +40,24 @@ def test_export_writes_int8_onnx_with_labels_tokenizer_and_record(trained, expor
     assert record["bytes"][ONNX_FILE] == (exported / ONNX_FILE).stat().st_size
     fp32, int8 = load_model(trained), load_model(exported)
     assert isinstance(int8.model, OnnxTokenClassifier) and int8.labels == fp32.labels and int8.fresh == []
+
+
+def test_export_quantizes_the_fused_graph_per_channel(exported):
+    """The accuracy and speed of the export come from these two choices (the issue-22 scan in
+    bench/bench_kd_predict.py --scan): fused attention/LayerNorm/GELU, and one weight scale per output channel."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(exported / ONNX_FILE)).graph
+    ops = {n.op_type for n in graph.node}
+    assert {"QAttention", "EmbedLayerNormalization", "SkipLayerNormalization"} <= ops, ops
+    assert "Attention" not in ops and "MatMul" not in ops  # every weight product is int8
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    int8 = {name: w for name, w in weights.items() if w.dtype == "int8" and w.ndim == 2}
+    assert len(int8) == 2 * 4 + 1  # per layer: attention (q, k, v as one), its output, two FFN; the head
+    for name, w in int8.items():
+        scale = weights[name.removesuffix("_quantized") + "_scale"]
+        assert scale.shape == (w.shape[1],) and len(set(scale.tolist())) > 1, name
 
 
 def test_int8_tags_agree_with_fp32(trained, exported):
@@ -95,3 +113,28 @@ def test_untrained_model_without_labels_is_refused(tmp_path):
     with pytest.raises(InputError, match="no NER label names"):
         export_int8(model, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _int8_scales(path: Path) -> list[tuple[int, ...]]:
+    import onnx
+    from onnx import numpy_helper
+
+    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    return [weights[name.removesuffix("_quantized") + "_scale"].shape for name, w in weights.items()
+            if w.dtype == "int8" and w.ndim == 2]
+
+
+def test_export_steps_check_the_graph_and_quantize_per_tensor_or_per_channel(trained, tmp_path):
+    from kd.export import _check_reproduces, export_onnx, fuse, quantize_int8
+
+    loaded = load_model(trained)
+    export_onnx(loaded.model, tmp_path / "fp32.onnx")
+    assert fuse(tmp_path / "fp32.onnx", tmp_path / "fused.onnx", loaded.model.config)["Attention"] == 2
+    _check_reproduces(loaded.model, loaded.tokenizer, tmp_path / "fused.onnx", trained)
+    other = load_model(build_model_dir(tmp_path / "other", conll_words(TRAIN), seed=1))  # same vocabulary, other weights
+    with pytest.raises(InputError, match="does not reproduce it"):
+        _check_reproduces(other.model, loaded.tokenizer, tmp_path / "fused.onnx", trained)
+    quantize_int8(tmp_path / "fused.onnx", tmp_path / "tensor.onnx", per_channel=False)
+    quantize_int8(tmp_path / "fused.onnx", tmp_path / "channel.onnx")
+    assert len(_int8_scales(tmp_path / "tensor.onnx")) == 9 and set(_int8_scales(tmp_path / "tensor.onnx")) == {()}
+    assert all(len(shape) == 1 and shape[0] > 1 for shape in _int8_scales(tmp_path / "channel.onnx"))
