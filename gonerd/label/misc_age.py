@@ -98,6 +98,11 @@ def number_value(tokens: list[spacy.tokens.Token]) -> float | None:
 
 def _number_at(doc: spacy.tokens.Doc, i: int) -> tuple[int, float] | None:
     """``(end, value)`` of the number that starts at token ``i`` (end exclusive), or ``None``."""
+    # Called at every token: most words cannot open a number (:func:`number_value` needs digits, a
+    # number word, or a dash it skips first), so they are passed over without building the slices.
+    first = doc[i].lower_
+    if not (first in NUMBER_WORDS or first in ("-", "–") or first.replace(".", "", 1).isdigit()):
+        return None
     for n in (5, 3, 1):
         if i + n <= len(doc):
             value = number_value(list(doc[i:i + n]))
