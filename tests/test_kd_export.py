@@ -12,7 +12,7 @@ from gonerd.errors import InputError
 from kd.export import export_int8
 from kd.onnx_model import EXPORT_RECORD, ONNX_FILE, OnnxTokenClassifier
 from kd.model import load_model, tag_sequences
-from kd_tiny import build_model_dir, conll_words, train_tiny
+from kd_tiny import build_longformer_dir, build_model_dir, conll_words, train_tiny
 
 DATA = Path(__file__).parent / "data"
 TRAIN = DATA / "kd_train.txt"
@@ -138,3 +138,13 @@ def test_export_steps_check_the_graph_and_quantize_per_tensor_or_per_channel(tra
     quantize_int8(tmp_path / "fused.onnx", tmp_path / "channel.onnx")
     assert len(_int8_scales(tmp_path / "tensor.onnx")) == 9 and set(_int8_scales(tmp_path / "tensor.onnx")) == {()}
     assert all(len(shape) == 1 and shape[0] > 1 for shape in _int8_scales(tmp_path / "channel.onnx"))
+
+
+def test_a_model_whose_export_does_not_run_is_refused_in_one_line(tmp_path, capsys):
+    """Tracing fixes the shapes of Longformer's attention windows: refused by name, nothing written."""
+    model = build_longformer_dir(tmp_path / "lf", conll_words(TRAIN))
+    capsys.readouterr()  # the builder's progress bars
+    assert main(["kd", "export", str(model), "--int8", "--output", str(tmp_path / "out")]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the weight-loading progress bar
+    assert "error:" in last and "longformer model does not run on other lengths" in last and str(model) in last
+    assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["lf"]
