@@ -12,11 +12,16 @@ type. Accuracy: entity F1 of fp32 and int8 on CoNLL-2003 testb (``<data root>/co
 
     python bench/bench_kd_predict.py [--model runs/conll_minilm_3ep/best] [--repeat 3]   (from the repository root)
     -> bench/results/kd_predict_long_docs.json (``--result-name`` to write another name)
+
+``--scan`` measures instead the int8 choices of ``kd export`` (:mod:`kd.export`): the graph as
+exported or fused, weight scales per tensor or per output channel — testb F1 of each and its
+tokens/s on the long documents, interleaved (-> bench/results/kd_int8_scan.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -28,14 +33,21 @@ from kd.config import portable_path
 DEFAULT_MODEL = Path("runs/conll_minilm_3ep/best")
 
 
-def long_documents(min_tokens: int, n_docs: int) -> list[str] | None:
-    """DOJ releases joined (blank line between) into documents of at least ``min_tokens`` spaCy tokens."""
+@functools.cache
+def english():
+    """spaCy's English tokenizer, made once per process as ``gonerd kd predict`` makes it once per command
+    (made per timed call, its construction and cold vocabulary took 1.3 s of a 17 s call in a profile)."""
     import spacy
 
+    return spacy.blank("en")
+
+
+def long_documents(min_tokens: int, n_docs: int) -> list[str] | None:
+    """DOJ releases joined (blank line between) into documents of at least ``min_tokens`` spaCy tokens."""
     src = SHARED_DATA / "doj_press_releases" / "releases_reassembled.jsonl"
     if not src.is_file():
         return None
-    nlp = spacy.blank("en")
+    nlp = english()
     docs, parts, n = [], [], 0
     for line in src.open(encoding="utf-8"):
         text = json.loads(line)["text"]
@@ -51,12 +63,9 @@ def long_documents(min_tokens: int, n_docs: int) -> list[str] | None:
 
 def ours(loaded, texts: list[str], max_length: int, stride: int, batch_size: int) -> list[set[tuple[int, int, str]]]:
     """Character spans per text from kd's windowed tagger (as ``gonerd kd predict`` runs it)."""
-    import spacy
-
     from kd.predict import document_record, predict_documents, text_document
 
-    nlp = spacy.blank("en")
-    docs = [text_document(nlp, str(i), text) for i, text in enumerate(texts)]
+    docs = [text_document(english(), str(i), text) for i, text in enumerate(texts)]
     tags, _ = predict_documents(loaded, docs, max_length=max_length, stride=stride, batch_size=batch_size)
     return [{(s["start"], s["end"], s["label"]) for s in document_record(d, t, "")["spans"]} for d, t in zip(docs, tags)]
 
@@ -105,6 +114,55 @@ def int8_model(model: str, given: str | None, tmp: Path) -> Path:
     return tmp / "int8"
 
 
+def scan(args: argparse.Namespace, texts: list[str]) -> None:
+    """testb F1 and long-document tokens/s of each int8 variant ``kd export`` could make; saves kd_int8_scan."""
+    import statistics
+    import tempfile
+    import time
+
+    from kd.export import export_onnx, fuse, quantize_int8
+    from kd.model import LoadedModel, load_model
+    from kd.onnx_model import OnnxTokenClassifier
+
+    loaded = load_model(args.model)
+    variants: dict[str, LoadedModel] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        graphs = {"exported": Path(tmp) / "fp32.onnx", "fused": Path(tmp) / "fused.onnx"}
+        export_onnx(load_model(args.model).model, graphs["exported"])
+        fuse(graphs["exported"], graphs["fused"], loaded.model.config)
+        for graph, path in graphs.items():
+            for per_channel in (False, True):
+                name = f"{graph}, {'per-channel' if per_channel else 'per-tensor'}"
+                out = Path(tmp) / f"int8_{len(variants)}.onnx"
+                quantize_int8(path, out, per_channel=per_channel)
+                variants[name] = LoadedModel(OnnxTokenClassifier(out, loaded.model.config),
+                                             loaded.tokenizer, loaded.labels, loaded.path, [])
+    f1 = {"fp32": conll_f1(loaded, args.max_length, args.stride, 32)}
+    f1.update({name: conll_f1(v, args.max_length, args.stride, 32) for name, v in variants.items()})
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for name, v in variants.items():
+        ours(v, texts, args.max_length, args.stride, args.batch_size)  # warm-up
+    for r in range(args.repeat):
+        for name in list(variants)[:: 1 if r % 2 == 0 else -1]:  # ABBA: drifting load hits every variant alike
+            start = time.perf_counter()
+            ours(variants[name], texts, args.max_length, args.stride, args.batch_size)
+            times[name].append(time.perf_counter() - start)
+    n_tokens = sum(len(english()(t)) for t in texts)
+    rows = {name: {"system": f"kd predict, int8 ({name})", "seconds": round(statistics.median(ts), 3),
+                   "tokens_per_s": round(n_tokens / statistics.median(ts), 1),
+                   "testb_f1": f1[name]["ALL"] if f1[name] else None} for name, ts in times.items()}
+    print_table(f"int8 variants of {args.model}: testb F1 (fp32 {f1['fp32']}) and tokens/s on {len(texts)} documents",
+                [(r["system"], str(r["testb_f1"]), f"{r['tokens_per_s']:.0f}") for r in rows.values()],
+                ("variant", "testb F1", "tokens/s"))
+    before, chosen = rows["exported, per-tensor"], rows["fused, per-channel"]
+    path = save_result("kd_int8_scan", before, chosen, chosen["tokens_per_s"] / before["tokens_per_s"],
+                       "spaCy tokens/s (higher is better)",
+                       extra={"variants": rows, "conll2003_testb_f1": f1, "model": portable_path(args.model),
+                              "n_docs": len(texts), "n_tokens": n_tokens, "max_length": args.max_length,
+                              "stride": args.stride, "batch_size": args.batch_size, "repeat": args.repeat})
+    print(f"saved {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
@@ -117,6 +175,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--result-name", default="kd_predict_long_docs", help="bench/results/NAME.json")
+    ap.add_argument("--scan", action="store_true", help="the int8 variants instead (bench/results/kd_int8_scan.json)")
     args = ap.parse_args()
 
     import tempfile
@@ -134,15 +193,16 @@ def main() -> None:
         print(f"skipped: {SHARED_DATA / 'doj_press_releases'} not found")
         sys.exit(0)
     torch.set_num_threads(args.threads)
+    if args.scan:
+        scan(args, texts)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         quantized = load_model(int8_model(args.model, args.int8_model, Path(tmp)))
     loaded = load_model(args.model)
     loaded.tokenizer.model_max_length = args.max_length
     pipe = pipeline("token-classification", model=loaded.model, tokenizer=loaded.tokenizer, stride=args.stride,
                     aggregation_strategy="first", device=-1)
-    import spacy
-
-    n_tokens = sum(len(spacy.blank("en")(t)) for t in texts)
+    n_tokens = sum(len(english()(t)) for t in texts)
     ours_spans = ours(loaded, texts, args.max_length, args.stride, args.batch_size)  # warm-up + outputs
     int8_spans = ours(quantized, texts, args.max_length, args.stride, args.batch_size)
     base_spans = baseline(pipe, texts, args.batch_size)
