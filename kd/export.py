@@ -5,9 +5,11 @@ embeddings + LayerNorm, residual + LayerNorm, bias + GELU into single operators)
 weight product (MatMul and the fused Attention) quantized to int8 by ONNX Runtime's dynamic
 quantization, one weight scale per output channel (activations are quantized per batch at run
 time). Both choices were measured on the CoNLL-2003 MiniLM (``bench/bench_kd_predict.py --scan``):
-per-tensor scales lost 1.0 F1 point on testb, per-channel scales none; the fused graph runs ~1.6x
-as fast as the unfused one. ONNX Runtime was chosen over torchao by measurement (the issue-22 notes
-in the project README): torchao's int8 dynamic Linear has no fast CPU kernel and ran slower than fp32.
+per-tensor scales lost 1.0 F1 point on testb, per-channel scales none (bench/results/kd_int8_scan.json);
+this graph quantized ran 1.35-1.6x as fast as the torch.export-based exporter's (interleaved runs on
+a loaded machine), fusion itself adding ~5% to the TorchScript exporter's graph. ONNX Runtime was
+chosen over torchao by measurement (the issue-22 notes in the project README): torchao's int8
+dynamic Linear has no fast CPU kernel and ran slower than fp32.
 
 The exported folder holds ``model.onnx``, ``config.json`` (labels), the tokenizer, the source's
 training records and ``kd_export.json`` (how it was made); :func:`kd.model.load_model` loads it as
@@ -46,7 +48,7 @@ def export_onnx(model: Any, path: Path) -> None:
 
     The TorchScript exporter with eager attention, because ONNX Runtime's optimizer recognises the
     attention of that graph (the torch.export-based exporter's sdpa graph gets LayerNorm and GELU
-    fused but not attention, and runs ~1.6x slower after quantization).
+    fused but not attention, and ran 1.35-1.6x slower after quantization).
     """
     import warnings
 

@@ -131,7 +131,8 @@ def test_export_steps_check_the_graph_and_quantize_per_tensor_or_per_channel(tra
     export_onnx(loaded.model, tmp_path / "fp32.onnx")
     assert fuse(tmp_path / "fp32.onnx", tmp_path / "fused.onnx", loaded.model.config)["Attention"] == 2
     _check_reproduces(loaded.model, loaded.tokenizer, tmp_path / "fused.onnx", trained)
-    other = load_model(build_model_dir(tmp_path / "other", conll_words(TRAIN), seed=1))  # same vocabulary, other weights
+    # same vocabulary, other weights
+    other = load_model(build_model_dir(tmp_path / "other", conll_words(TRAIN), seed=1))
     with pytest.raises(InputError, match="does not reproduce it"):
         _check_reproduces(other.model, loaded.tokenizer, tmp_path / "fused.onnx", trained)
     quantize_int8(tmp_path / "fused.onnx", tmp_path / "tensor.onnx", per_channel=False)
