@@ -82,11 +82,13 @@ def test_pooled_sparse_tokens_average_only_real_tokens():
     from kd.lsg import LsgSelfAttention
 
     attention = LsgSelfAttention(tiny_config("pooling"))
-    key = torch.arange(8, dtype=torch.float32).view(1, 1, 8, 1).expand(1, 2, 8, 1)
+    tokens = torch.arange(8, dtype=torch.float32).view(1, 8, 1).expand(1, 8, 64)  # keys and values of 2 heads
     valid = torch.tensor([[True] * 5 + [False] * 3])
-    pooled, _, pooled_valid = attention._sparse(key, key, valid)
-    assert pooled[0, 0, :, 0].tolist() == [0.5, 2.5, 4.0, 0.0]
+    pooled, pooled_valid = attention._sparse(tokens, valid, masked=True)
+    assert pooled.shape == (1, 4, 64) and pooled[0, :, 0].tolist() == [0.5, 2.5, 4.0, 0.0]
     assert pooled_valid.tolist() == [[[True, True, True, False]]]  # (batch, 1, compressed length)
+    pooled, pooled_valid = attention._sparse(tokens, torch.ones((1, 8), dtype=torch.bool), masked=False)
+    assert pooled[0, :, -1].tolist() == [0.5, 2.5, 4.5, 6.5] and pooled_valid.all()
 
 
 def test_bad_settings_are_refused():
@@ -161,8 +163,24 @@ def test_hidden_states_cover_the_input_tokens_of_every_layer():
         model(input_ids=ids, output_attentions=True)
 
 
+def compressed_reference(attention, key, value, valid):
+    """Compressed keys, values ``(B, H, L/f, d)`` and validity ``(B, 1|H, L/f)`` of ``key``, ``value``
+    ``(B, H, L, d)``, computed head by head as first written."""
+    f = attention.sparsity_factor
+    b, h, length, d = key.shape
+    if attention.sparsity_type == "pooling":
+        weight = valid.view(b, 1, length // f, f, 1).to(key.dtype)
+        count = weight.sum(-2)
+        pooled = [(x.reshape(b, h, length // f, f, d) * weight).sum(-2) / count.clamp(min=1) for x in (key, value)]
+        return (*pooled, count.squeeze(-1) > 0)
+    index = (torch.arange(length // f) * f).view(1, 1, -1) + (torch.arange(h) % f).view(1, h, 1)
+    gather = index.unsqueeze(-1).expand(b, h, -1, d)
+    picked_valid = valid.unsqueeze(1).expand(b, h, -1).gather(2, index.expand(b, h, -1))
+    return key.gather(2, gather), value.gather(2, gather), picked_valid
+
+
 def concatenated_blocks_reference(attention, hidden, valid):
-    """The block path as first written (kept here as the reference the strided one must equal): every
+    """The block path as first written (kept here as the reference the gathered one must equal): every
     block's keys built by concatenating the global tokens, its sparse tokens and its three local blocks."""
     sdpa = torch.nn.functional.scaled_dot_product_attention
     b, t, _ = hidden.shape
@@ -185,7 +203,7 @@ def concatenated_blocks_reference(attention, hidden, valid):
     values = [v[:, :, :g].unsqueeze(2).expand(-1, -1, n_blocks, -1, -1)]
     masks = [valid[:, None, None, :g].expand(-1, 1, n_blocks, -1)]
     if attention.sparse_block_size:
-        sk, sv, svalid = attention._sparse(k[:, :, g:], v[:, :, g:], valid[:, g:])
+        sk, sv, svalid = compressed_reference(attention, k[:, :, g:], v[:, :, g:], valid[:, g:])
         keys.append(sparse(sk, 0.0))
         values.append(sparse(sv, 0.0))
         masks.append(sparse(svalid.unsqueeze(-1), False).squeeze(-1))
@@ -206,9 +224,9 @@ def concatenated_blocks_reference(attention, hidden, valid):
                                       {"block_size": 8, "sparse_block_size": 3, "num_global_tokens": 2},
                                       {"block_size": 8, "sparse_block_size": 8, "sparsity_factor": 4}],
                          ids=["b4s2", "b8s3g2", "b8s8f4"])
-def test_strided_block_path_equals_the_concatenated_blocks(sparsity, settings):
-    """Inference (fused kernel) and training (explicit scores, gradients) against the reference, at 3,
-    5 and 12 blocks, on a batch whose rows are padded within a block, from a block on, and not at all."""
+def test_block_path_equals_the_concatenated_blocks(sparsity, settings):
+    """Inference and training (gradients) against the reference, at 3, 5 and 12 blocks, on a batch whose
+    rows are padded within a block, from a block on, and not at all, and on one without padding (no mask)."""
     from kd.lsg import LsgSelfAttention
 
     torch.manual_seed(0)
@@ -219,6 +237,9 @@ def test_strided_block_path_equals_the_concatenated_blocks(sparsity, settings):
         t = g + n_blocks * block
         hidden = torch.randn(3, t, 32)
         valid = torch.ones(3, t, dtype=torch.bool)
+        with torch.no_grad():
+            unpadded = attention(hidden, valid)[0]
+            assert torch.allclose(unpadded, concatenated_blocks_reference(attention, hidden, valid), atol=1e-5)
         valid[1, g + 2 * block - 1:] = False
         valid[2, t - block:] = False
         with torch.no_grad():
@@ -234,28 +255,41 @@ def test_strided_block_path_equals_the_concatenated_blocks(sparsity, settings):
         assert torch.isfinite(fused).all() and torch.isfinite(explicit).all()
 
 
-def test_windows_are_overlapping_views_of_one_padded_copy():
-    from kd.lsg import _windows
+def test_block_key_rows_list_each_blocks_keys_clipped_to_the_sequence():
+    from kd.lsg import block_key_rows
 
-    x = torch.arange(12, dtype=torch.float32).view(6, 2)
-    windows = _windows(x, -2, 4, 2, 3, pad_value=-1.0)
-    assert windows[..., 0].tolist() == [[-1, -1, 0, 2], [0, 2, 4, 6], [4, 6, 8, 10]]
-    assert windows[1, 0].data_ptr() - windows[0, 0].data_ptr() == 2 * 2 * x.element_size()  # no copy per window
-    assert _windows(x, 2, 2, 3, 2)[..., 0].tolist() == [[4, 6], [10, -0.0]]
+    g, block, step, sparse, n_blocks = 1, 4, 2, 2, 6
+    t = g + n_blocks * block  # compressed token j is row t + j
+    groups = block_key_rows(n_blocks, block, g, step, sparse)
+    rows_of = {}
+    for blocks, rows in groups:
+        per_block = rows.view(len(blocks), -1).tolist()
+        rows_of.update(zip(blocks, per_block))
+    assert sorted(rows_of) == list(range(n_blocks))
+    assert rows_of[0] == [0, *range(1, 9), t + 4, t + 5]  # no left neighbour, no left sparse tokens
+    assert rows_of[2] == [0, t + 0, t + 1, *range(5, 17), t + 8, t + 9]  # left sparse clipped at 0
+    assert rows_of[3] == [0, t + 2, t + 3, *range(9, 21), t + 10, t + 11]
+    assert rows_of[5] == [0, t + 6, t + 7, *range(17, 25)]  # no right neighbour, no right sparse tokens
+    assert [blocks for blocks, _ in groups] == [(0, 5), (1, 4), (2, 3)]  # 11, 15 and 17 keys
+    assert [len(rows) for _, rows in groups] == [22, 30, 34]
+    assert block_key_rows(3, 4, 2, 2, 0)[1][1].tolist() == [0, 1, *range(2, 14)]  # no sparse part: globals, local
 
 
-def test_merging_parts_equals_one_softmax_over_all_keys():
-    from kd.lsg import MASKED, _attend, _merge
+def test_blocks_gathered_a_few_at_a_time_attend_as_all_at_once(monkeypatch):
+    import kd.lsg as lsg
 
-    torch.manual_seed(1)
-    query, keys, values = torch.randn(2, 3, 4, 8), torch.randn(2, 3, 7, 8), torch.randn(2, 3, 7, 8)
-    keys[:, :, 0], values[:, :, 0] = keys[:, :1, 0], values[:, :1, 0]  # key 0: the global key of every block
-    bias = torch.zeros(2, 3, 1, 7)
-    bias[0, 1, :, 1:3] = MASKED  # a part with no valid key for one block
-    expected = torch.nn.functional.scaled_dot_product_attention(query, keys, values, attn_mask=bias)
-    scores = query @ keys[..., :1, :].transpose(-1, -2) * 8 ** -0.5
-    parts = [(slice(0, 3), *_attend(query, keys[..., 1:3, :], values[..., 1:3, :], bias[..., 1:3], 0.0)),
-             (slice(1, 3), *_attend(query[:, 1:], keys[:, 1:, 3:], values[:, 1:, 3:], bias[:, 1:, :, 3:], 0.0)),
-             (slice(0, 1), *_attend(query[:, :1], keys[:, :1, 3:], values[:, :1, 3:], bias[:, :1, :, 3:], 0.0))]
-    merged = _merge(scores, values[:, 0, :1, :], parts, 0.0)
-    assert torch.allclose(merged, expected, atol=1e-6)
+    torch.manual_seed(0)
+    attention = lsg.LsgSelfAttention(tiny_config("pooling")).eval()
+    hidden = torch.randn(2, 1 + 12 * 4, 32)
+    valid = torch.ones(2, 1 + 12 * 4, dtype=torch.bool)
+    valid[1, 30:] = False
+    with torch.no_grad():
+        together = attention(hidden, valid)[0]
+        monkeypatch.setattr(lsg, "GATHER_BYTES_PER_THREAD", 0)
+        one_by_one = attention(hidden, valid)[0]
+    assert torch.allclose(one_by_one, together, atol=1e-6)
+    runs = lsg.gather_chunks(1, 2, 1 + 12 * 4 + 24, 256, 12, 4, 1, 2, 2)
+    assert [blocks for blocks, _, _ in runs] == [(0,), (11,), (1,), (10,), *((i,) for i in range(2, 10))]
+    blocks, rows, index = runs[0]  # block 0: 11 keys, read in each batch row's own rows
+    assert index.tolist() == rows.tolist() + (rows + 1 + 12 * 4 + 24).tolist()
+    assert [len(b) for b, _, _ in lsg.gather_chunks(4 * 17 * 2 * 256, 2, 73, 256, 12, 4, 1, 2, 2)] == [2, 2, 4, 4]
