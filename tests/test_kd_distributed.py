@@ -87,8 +87,10 @@ def check_shared_run(out: Path, proc: subprocess.CompletedProcess, sizes: dict[i
     """The checks of a two-process pretrain/distill run with :data:`PHASES`; returns its summary."""
     assert 16 < sizes[0] and sizes[1] <= 36  # the phases' draws make less than one pass, then more than one
     summary = json.loads((out / "summary.json").read_text())
-    # tokens are counted over both processes: phase 0 2 steps x 2 x 4 x 16, phase 1 3 steps x 2 x 6 x 32
-    assert summary["num_processes"] == 2 and summary["steps"] == 5 and summary["tokens"] == 2 * 8 * 16 + 3 * 12 * 32
+    # tokens are counted over both processes: more than one process can draw (2 x 4 x 16 + 3 x 6 x 32), at
+    # most both (a drawn sequence may be short: the tiny vocabulary, and so the packing, varies with the hash seed)
+    one_process = 2 * 4 * 16 + 3 * 6 * 32
+    assert summary["num_processes"] == 2 and summary["steps"] == 5 and one_process < summary["tokens"] <= 2 * one_process
     assert json.loads((out / "run.json").read_text())["machine"]["num_processes"] == 2
     first, second = summary["shares"]
     # within a pass no sequence went to both processes; over more than a pass together they covered the corpus
