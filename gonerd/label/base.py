@@ -6,6 +6,7 @@ spaCy NER, the MISC rules and a token-classification model all implement it, so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -28,3 +29,18 @@ class Labeler(Protocol):
     labels: frozenset[str]
 
     def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]: ...
+
+
+@runtime_checkable
+class BatchLabeler(Labeler, Protocol):
+    """A :class:`Labeler` that is faster on many documents at once (the MISC rules parse the age
+    sentences of a whole batch together). ``spans_batch(docs)[i]`` must equal ``spans(docs[i])``."""
+
+    def spans_batch(self, docs: Sequence[spacy.tokens.Doc]) -> list[list[tuple[int, int, str]]]: ...
+
+
+def spans_of_batch(labeler: Labeler, docs: Sequence[spacy.tokens.Doc]) -> list[list[tuple[int, int, str]]]:
+    """``labeler.spans`` of each of ``docs``, through ``spans_batch`` when the labeler has it."""
+    if isinstance(labeler, BatchLabeler):
+        return labeler.spans_batch(docs)
+    return [labeler.spans(doc) for doc in docs]

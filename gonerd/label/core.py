@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gonerd.conll import iob2_errors
 from gonerd.config import LabelConfig
 from gonerd.errors import ConfigError, InputError
-from gonerd.label.base import Labeler
+from gonerd.label.base import Labeler, spans_of_batch
 from gonerd.label.merge import char_spans, resolve, spans_to_iob2, word_spans, words
 from gonerd.schema import ENTITY_TYPES
 
@@ -54,13 +54,15 @@ def label_source(labelers: Sequence[Labeler]) -> str:
     return "+".join(sorted((lab.source for lab in labelers), key=lambda s: s.startswith("rules:")))
 
 
-def checked_spans(labeler: Labeler, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
-    """``labeler.spans(doc)``, rejecting spans outside the doc or with a type outside the schema.
+def checked_spans(labeler: Labeler, doc: spacy.tokens.Doc,
+                  spans: list[tuple[int, int, str]] | None = None) -> list[tuple[int, int, str]]:
+    """``labeler.spans(doc)`` (or the ``spans`` it already gave for ``doc``), rejecting spans outside
+    the doc or with a type outside the schema.
 
     A third-party labeler (say a model whose config still says ``PERSON``) fails here, with its
     source named, instead of writing tags the dataset's ``ClassLabel`` cannot hold.
     """
-    spans = labeler.spans(doc)
+    spans = labeler.spans(doc) if spans is None else spans
     for start, end, label in spans:
         if label not in ENTITY_TYPES or label not in labeler.labels:
             raise ConfigError(f"labeler {labeler.source!r} produced label {label!r}; it declares "
@@ -71,10 +73,16 @@ def checked_spans(labeler: Labeler, doc: spacy.tokens.Doc) -> list[tuple[int, in
     return spans
 
 
-def label_doc(doc: spacy.tokens.Doc, labelers: Sequence[Labeler]) -> dict[str, Any]:
-    """The label fields (tokens, whitespace, ner_tags, spans, label_source, sentence_starts) of one doc."""
+def label_doc(doc: spacy.tokens.Doc, labelers: Sequence[Labeler],
+              proposed: Sequence[list[tuple[int, int, str]] | None] | None = None) -> dict[str, Any]:
+    """The label fields (tokens, whitespace, ner_tags, spans, label_source, sentence_starts) of one doc.
+
+    ``proposed`` are the labelers' spans of ``doc`` when already computed (one list per labeler, as
+    :func:`label_batch` does for a batch); else each labeler is asked.
+    """
+    proposed = proposed if proposed is not None else [None] * len(labelers)
     doc_tokens = [t.text for t in doc]
-    spans = resolve([checked_spans(lab, doc) for lab in labelers], doc_tokens)
+    spans = resolve([checked_spans(lab, doc, given) for lab, given in zip(labelers, proposed)], doc_tokens)
     tokens, whitespace, index = words(doc_tokens, [t.idx for t in doc], doc.text)
     spans = word_spans(spans, index)
     tags = spans_to_iob2(len(tokens), spans)
@@ -91,6 +99,13 @@ def label_doc(doc: spacy.tokens.Doc, labelers: Sequence[Labeler]) -> dict[str, A
     else:
         fields["sentence_starts"] = None
     return fields
+
+
+def label_batch(docs: Sequence[spacy.tokens.Doc], labelers: Sequence[Labeler]) -> list[dict[str, Any]]:
+    """:func:`label_doc` of each of ``docs``, asking each labeler for the whole batch at once
+    (:func:`gonerd.label.base.spans_of_batch`); the fields are the same as doc by doc."""
+    per_labeler = [spans_of_batch(lab, docs) for lab in labelers]
+    return [label_doc(doc, labelers, [spans[i] for spans in per_labeler]) for i, doc in enumerate(docs)]
 
 
 def label_documents(docs: Iterable[dict[str, Any]], config: LabelConfig | None = None,
@@ -116,9 +131,10 @@ def label_documents(docs: Iterable[dict[str, Any]], config: LabelConfig | None =
 
     def flush() -> Iterator[dict[str, Any]]:
         todo = [r for r in pending if not is_human(r)]
-        docs_out = iter(nlp.pipe([r["text"] for r in todo], batch_size=config.batch_size))
+        # the labelers see all docs of the flush at once: the MISC rules parse their age sentences together
+        fields = iter(label_batch(list(nlp.pipe([r["text"] for r in todo], batch_size=config.batch_size)), labelers))
         for record in pending:
-            yield record if is_human(record) else {**record, **label_doc(next(docs_out), labelers)}
+            yield record if is_human(record) else {**record, **next(fields)}
             bar.update(1)
         pending.clear()
 

@@ -20,6 +20,8 @@ street part only ("of 1909 Jolinda Drive."), that is the span.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from gonerd.errors import ConfigError
@@ -39,6 +41,9 @@ _ORDER = {
 }
 _OCCUPANCY = 4  # suite, floor, building: may follow the street on the next line
 _PLACE = 5  # components from this stage on are the city, state and postcode
+_WHITESPACE = re.compile(r"\s+")
+_BREAKING_WHITESPACE = re.compile(r"\s*\n\s*")
+_OTHER_WHITESPACE = re.compile(r"[^\S\n]+")
 _TAIL = 80  # characters after a candidate that may hold its city, state and postcode
 
 
@@ -64,7 +69,7 @@ class AddressFinder:
 
     def char_spans(self, text: str) -> list[tuple[int, int]]:
         """Non-overlapping ``(start, end)`` character spans of addresses in ``text``, in order."""
-        flat, where = _single_spaced(text)
+        flat = _single_spaced(text)
         spans: list[tuple[int, int]] = []
         pos = 0
         while (m := self._street.search(flat, pos)) is not None:
@@ -76,9 +81,11 @@ class AddressFinder:
             if span is None:
                 pos = m.start() + 1
                 continue
-            spans.append((where[span[0]], where[span[1] - 1] + 1))
+            spans.append(span)
             pos = span[1]
-        return spans
+        # back to offsets in ``text``, for the few addresses found only
+        runs = _whitespace_runs(text) if spans else []
+        return [(_text_offset(runs, a), _text_offset(runs, b - 1) + 1) for a, b in spans]
 
     def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int]]:
         """Token spans ``[start, end)`` of addresses, snapped inward to token boundaries."""
@@ -157,15 +164,27 @@ def _street_and_place(labels: list[str], prefixes: list[str], state: re.Pattern[
     return len(labels) if labels[-1] == "ZipCode" else last + 1
 
 
-def _single_spaced(text: str) -> tuple[str, list[int]]:
-    """``text`` with every whitespace run as one space (one line break if it holds one), and each
-    character's offset in ``text``."""
-    out, where = [], []
-    for m in re.finditer(r"\s+|\S+", text):
-        if m.group()[0].isspace():
-            out.append("\n" if "\n" in m.group() else " ")
-            where.append(m.start())
-        else:
-            out.append(m.group())
-            where.extend(range(m.start(), m.end()))
-    return "".join(out), where
+def _single_spaced(text: str) -> str:
+    """``text`` with every whitespace run as one space (one line break if it holds one)."""
+    # a run with a line break is matched from its first character: ``\s*`` cannot start earlier
+    return _OTHER_WHITESPACE.sub(" ", _BREAKING_WHITESPACE.sub("\n", text))
+
+
+def _whitespace_runs(text: str) -> list[tuple[int, int, int]]:
+    """The whitespace runs of ``text`` as ``(index in _single_spaced(text), start, end in text)``."""
+    runs = []
+    collapsed = 0  # characters the runs so far lost in the single-spaced text
+    for m in _WHITESPACE.finditer(text):
+        runs.append((m.start() - collapsed, m.start(), m.end()))
+        collapsed += m.end() - m.start() - 1
+    return runs
+
+
+def _text_offset(runs: list[tuple[int, int, int]], flat_index: int) -> int:
+    """The offset in the original text of character ``flat_index`` of :func:`_single_spaced`'s text
+    (a collapsed whitespace run maps to its start); ``runs`` are :func:`_whitespace_runs` of the text."""
+    k = bisect_right(runs, flat_index, key=itemgetter(0)) - 1
+    if k < 0:
+        return flat_index
+    at, start, end = runs[k]
+    return start if flat_index == at else end + flat_index - at - 1

@@ -22,6 +22,7 @@ about as fast as NER alone. The parse then decides whose number it is:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gonerd.errors import ConfigError
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     import spacy.language
     import spacy.tokens
 
+# Windows per component.pipe batch: windows are short (a sentence or two), so a batch of many costs
+# little memory and few per-batch overheads.
+_PARSE_BATCH = 256
 _UNITS = frozenset({"year", "years", "month", "months", "week", "weeks", "day", "days"})
 _AGE_WORDS = frozenset({"age", "aged", "ages"})
 _ONES = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -96,12 +100,17 @@ def number_value(tokens: list[spacy.tokens.Token]) -> float | None:
     return None
 
 
+def _may_open_number(lower: str) -> bool:
+    """Whether a token with lowercase text ``lower`` may be the first of a number (digits, a number
+    word, or a dash :func:`number_value` skips)."""
+    return lower in NUMBER_WORDS or lower in ("-", "–") or lower.replace(".", "", 1).isdigit()
+
+
 def _number_at(doc: spacy.tokens.Doc, i: int) -> tuple[int, float] | None:
     """``(end, value)`` of the number that starts at token ``i`` (end exclusive), or ``None``."""
     # Called at every token: most words cannot open a number (:func:`number_value` needs digits, a
     # number word, or a dash it skips first), so they are passed over without building the slices.
-    first = doc[i].lower_
-    if not (first in NUMBER_WORDS or first in ("-", "–") or first.replace(".", "", 1).isdigit()):
+    if not _may_open_number(doc[i].lower_):
         return None
     for n in (5, 3, 1):
         if i + n <= len(doc):
@@ -124,28 +133,46 @@ class AgeFinder:
 
     def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int]]:
         """Token spans ``[start, end)`` of ages of persons, in text order."""
-        candidates = list(_candidates(doc))
-        if not candidates:
-            return []
-        windows = _windows(doc, candidates)
-        parsed = [doc[a:b].as_doc() for a, b in windows]
+        return self.spans_batch([doc])[0]
+
+    def spans_batch(self, docs: Sequence[spacy.tokens.Doc]) -> list[list[tuple[int, int]]]:
+        """:meth:`spans` of each of ``docs``: the candidate sentences of all docs are parsed together,
+        since per document they are a handful of short texts and the parser's cost is per batch."""
+        plans = []
+        for doc in docs:
+            candidates = _candidates(doc)
+            plans.append((candidates, _windows(doc, candidates) if candidates else []))
+        parsed = [doc[a:b].as_doc() for doc, (_, windows) in zip(docs, plans) for a, b in windows]
         for component in self._parse:
-            parsed = list(component.pipe(parsed))
-        found = []
-        for start, end, form in candidates:
-            k = next(k for k, (a, b) in enumerate(windows) if a <= start < b)
-            a = windows[k][0]
-            if _is_age(parsed[k], start - a, end - a, form):
-                found.append((start, end))
-        return found
+            parsed = list(component.pipe(parsed, batch_size=_PARSE_BATCH))
+        out = []
+        first = 0
+        for candidates, windows in plans:
+            out.append(_judged(candidates, windows, parsed[first:first + len(windows)]))
+            first += len(windows)
+        return out
+
+
+def _judged(candidates: list[tuple[int, int, str]], windows: list[tuple[int, int]],
+            parsed: list[spacy.tokens.Doc]) -> list[tuple[int, int]]:
+    """The candidates that :func:`_is_age` keeps, each judged in the parsed window that holds it."""
+    found = []
+    for start, end, form in candidates:
+        k = next(k for k, (a, b) in enumerate(windows) if a <= start < b)
+        a = windows[k][0]
+        if _is_age(parsed[k], start - a, end - a, form):
+            found.append((start, end))
+    return found
 
 
 def _candidates(doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
     """``(start, end, form)`` of numbers that may be ages: the span an age would have, and its form."""
     out: list[tuple[int, int, str]] = []
+    # the test _number_at starts with, on a list: most tokens open no number, and Doc indexing is slow
+    opens = [_may_open_number(t.lower_) for t in doc]
     i = 0
     while i < len(doc):
-        number = _number_at(doc, i)
+        number = _number_at(doc, i) if opens[i] else None
         if number is None:
             i += 1
             continue

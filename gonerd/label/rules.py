@@ -13,6 +13,7 @@ MISC, with examples — are in :mod:`gonerd.schema` and ANNOTATION.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gonerd.config import LabelConfig
@@ -62,10 +63,24 @@ class MiscRules:
 
     def matches(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
         """Non-overlapping ``(start, end, kind)`` token spans, longest first on overlap, in text order."""
+        return self._kept(doc, self.ages.spans(doc))
+
+    def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
+        """MISC token spans ``[start, end)`` (the :class:`gonerd.label.base.Labeler` protocol)."""
+        return _as_misc(self.matches(doc))
+
+    def spans_batch(self, docs: Sequence[spacy.tokens.Doc]) -> list[list[tuple[int, int, str]]]:
+        """:meth:`spans` of each of ``docs``, with the age sentences of all of them parsed in one go
+        (the :class:`gonerd.label.base.BatchLabeler` protocol)."""
+        ages = self.ages.spans_batch(docs)
+        return [_as_misc(self._kept(doc, doc_ages)) for doc, doc_ages in zip(docs, ages)]
+
+    def _kept(self, doc: spacy.tokens.Doc, ages: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+        """The phones and addresses of ``doc`` with its ``ages``, without overlaps (longest kept)."""
         phones = (snap(doc, a, b) for a, b in self.phones.spans(doc.text))
         found = [(*span, "phone") for span in phones if span is not None]
         found += [(s, e, "address") for s, e in self.addresses.spans(doc)]
-        found += [(s, e, "age") for s, e in self.ages.spans(doc)]
+        found += [(s, e, "age") for s, e in ages]
         kept: list[tuple[int, int, str]] = []
         taken: set[int] = set()
         for s, e, kind in sorted(set(found), key=lambda m: (m[0] - m[1], m[0])):
@@ -74,6 +89,6 @@ class MiscRules:
                 taken.update(range(s, e))
         return sorted(kept)
 
-    def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
-        """MISC token spans ``[start, end)`` (the :class:`gonerd.label.base.Labeler` protocol)."""
-        return [(s, e, "MISC") for s, e, _ in self.matches(doc)]
+
+def _as_misc(matches: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    return [(s, e, "MISC") for s, e, _ in matches]
