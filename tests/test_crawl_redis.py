@@ -46,7 +46,9 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 def test_two_workers_share_the_frontier(tmp_path: Path, redis_url: str) -> None:
-    server = CrawlServer(SiteConfig(faults=False, crawl_delay=0.1))  # ~6 s of work for the second to join
+    # ~18 s of work for the second to join: at 0.1 s (~6 s) the first worker could finish before the second
+    # had started on a loaded machine
+    server = CrawlServer(SiteConfig(faults=False, crawl_delay=0.3))
     server.start()
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("\n".join(server.seeds()) + "\n")
