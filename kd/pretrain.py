@@ -325,7 +325,8 @@ def _check_same_run(cfg: MlmPretrainConfig, out: Path) -> None:
 def _announce(run: PretrainRun, name: str, limit: int) -> None:
     """Print what the run starts from: fresh weights, corpus size, planned tokens, lengths left out."""
     cfg = run.cfg
-    if run.loaded.fresh:
+    # On resume the checkpoint restores these weights too, so the note only belongs to a fresh start.
+    if run.loaded.fresh and run.state["step"] == 0:
         say(run.accelerator, f"kd {name}: initialised fresh (not in the checkpoint): {', '.join(run.loaded.fresh)}"
             + ("; decoder tied to the word embeddings" if run.loaded.decoder_tied else ""))
     planned = sum(p.steps * p.batch_size * p.max_length for p in cfg.phases) * run.accelerator.num_processes

@@ -79,12 +79,15 @@ def test_a_few_steps_lower_the_heldout_loss_and_every_step_is_logged(tiny, tmp_p
     assert reloaded.fresh == [] and reloaded.decoder_tied
 
 
-def test_a_stopped_run_resumes_to_the_weights_of_an_uninterrupted_one(tiny, tmp_path):
+def test_a_stopped_run_resumes_to_the_weights_of_an_uninterrupted_one(tiny, tmp_path, capsys):
     whole = pretrain(config(*tiny, tmp_path / "whole"), progress=False)
     first = pretrain(config(*tiny, tmp_path / "cut"), progress=False, stop_after=4)  # checkpoints at 3 and 4
     assert first == {"stopped": True, "steps": 4, "tokens": 4 * 64, "output_dir": str(tmp_path / "cut")}
     assert not (tmp_path / "cut" / "model").exists()
+    assert "initialised fresh" in capsys.readouterr().err
     rest = pretrain(config(*tiny, tmp_path / "cut"), progress=False)
+    err = capsys.readouterr().err  # the head comes back from the checkpoint: no "fresh" note on resume
+    assert "resuming at step 4" in err and "initialised fresh" not in err
     a, b = weights(tmp_path / "whole"), weights(tmp_path / "cut")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert rest["heldout"] == whole["heldout"] and rest["tokens"] == whole["tokens"]
