@@ -16,7 +16,9 @@ re-running a finished chain only re-assembles the tables:
    and control, then ``gonerd kd eval`` on testb and CoNLL++, retention against the same arch's teacher;
 6. with a GONERD build in ``demo_out/`` (``make demo``): each CoNLL model fine-tuned further on whole
    documents (``ctd_gonerd.toml``, the recipe of ``bench/results/kd_gonerd_lsg_minilm.toml``) and scored on
-   the hand-labelled test split; without one this step is skipped with a message;
+   the hand-labelled test split; without one this step is skipped with a message. The build is copied to
+   ``runs/ctd/gonerd_build`` the first time, so every architecture trains on the same data even when the
+   labelers change and ``make demo`` rewrites ``demo_out/`` between sessions;
 7. ``bench/results/kd_ctd.{json,md}`` assembled from the records (after each architecture).
 
 Run records go to ``bench/results/kd_ctd/`` and model folders to ``runs/ctd/``. ``--smoke`` runs the same
@@ -66,6 +68,11 @@ class Layout:
     records: Path
     results: Path
     smoke: bool
+
+    @property
+    def gonerd_build(self) -> Path:
+        """The chain's own copy of the GONERD build (the first ``demo_out/`` it saw)."""
+        return self.runs / "gonerd_build"
 
     @property
     def corpus(self) -> Path:
@@ -141,7 +148,27 @@ def run_mlm(layout: Layout, arch: str, threads: int) -> None:
           "--output-dir", str(out), "--set", f"record={layout.record(arch, 'distill')}", *common)
 
 
-def eval_arguments(data: str) -> list[str]:
+def snapshot_build(source: Path, target: Path) -> dict[str, Any]:
+    """Copy the GONERD build ``source`` to ``target`` unless a copy is there; return the copy's provenance
+    (source, date, sha256 of each parquet file), also stored in ``target/SNAPSHOT.json``."""
+    import hashlib
+    import shutil
+
+    info_file = target / "SNAPSHOT.json"
+    if not info_file.is_file():
+        staging = target.with_name(target.name + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        files = {str(p.relative_to(staging)): hashlib.sha256(p.read_bytes()).hexdigest()
+                 for p in sorted((staging / "data").glob("*.parquet"))}
+        info = {"source": str(source), "copied": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "sha256": files}
+        (staging / "SNAPSHOT.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        staging.rename(target)  # a copy cut off half-way is never taken for a finished one
+    return json.loads(info_file.read_text(encoding="utf-8"))
+
+
+def eval_arguments(data: str, build: Path) -> list[str]:
     """``kd eval`` data arguments: CoNLL-2003 testb and CoNLL++ by document (as trained), or the GONERD
     build's test and validation splits in windows of up to 4,096 tokens (as ``bench/kd_gonerd.py``)."""
     if data == "conll":
@@ -149,7 +176,7 @@ def eval_arguments(data: str) -> list[str]:
         return ["--data", str(conll), "--split", f"testb={conll}/eng.testb", "--split",
                 f"conllpp={conll}/conllpp_test.txt", "--unit", "document", "--max-length", "512", "--stride", "128",
                 "--batch-size", "16"]
-    return ["--data", str(GONERD_BUILD), "--split", "test", "--split", "validation", "--max-length", "4096",
+    return ["--data", str(build), "--split", "test", "--split", "validation", "--max-length", "4096",
             "--stride", "128", "--batch-size", "2"]
 
 
@@ -163,13 +190,15 @@ def run_ner(layout: Layout, arch: str, data: str, threads: int) -> None:
         stage(f"{arch} {data} fine-tune {role}", out / "run.json", "kd", "train-ner", "--config",
               str(CONFIGS / f"ctd_{data}.toml"), "--model", str(starts[role]), "--output-dir", str(out),
               "--set", f"record={layout.record(arch, f'{data}_{role}')}", "--set", f"torch_threads={threads}",
+              *([] if data == "conll" else ["--set", f"data.train={layout.gonerd_build}",
+                                            "--set", f"data.dev={layout.gonerd_build}"]),
               "--quiet", *layout.sets(data))
     models = [a for role in ROLES for a in ("--model", str(layout.out(arch, f"{data}_{role}") / "best"),
                                             "--name", model_name(arch, role))]
     limit = ["--limit", str(SMOKE_EVAL_LIMIT[data])] if layout.smoke else []
     path = layout.scores(arch, data)
     stage(f"{arch} {data} eval", path, "kd", "eval", *models, "--teacher", model_name(arch, "teacher"),
-          *eval_arguments(data), *limit, "--torch-threads", str(threads), "--quiet", "--output", str(path),
+          *eval_arguments(data, layout.gonerd_build), *limit, "--torch-threads", str(threads), "--quiet", "--output", str(path),
           "--markdown", str(path.with_suffix(".md")))
 
 
@@ -285,7 +314,9 @@ def write_results(layout: Layout, archs: list[str]) -> None:
     """Assemble ``kd_ctd.json`` and ``kd_ctd.md`` in ``layout.results`` from the records of ``archs``."""
     collected = {arch: collect(layout, arch) for arch in archs}
     md = markdown(collected)
+    snapshot = read_json(layout.gonerd_build / "SNAPSHOT.json")
     result = {"name": "kd_ctd", "command": " ".join(["python", *sys.argv]), "machine": machine(),
+              "gonerd_build": snapshot and {**snapshot, "copy": str(layout.gonerd_build)},
               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "smoke": layout.smoke,
               "configs": sorted(str(p) for p in CONFIGS.glob("ctd_*.toml")), "records": str(layout.records),
               "archs": collected, "table": md}
@@ -319,8 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"CoNLL-2003 not found under {data_root() / 'conll2003'}: set GONERD_DATA")
     check_same_budget(CONFIGS / "ctd_pretrain.toml", CONFIGS / "ctd_distill.toml")
     layout = SMOKE if args.smoke else REAL
-    with_gonerd = not args.no_gonerd and (GONERD_BUILD / "data").is_dir()
-    if not with_gonerd and not args.no_gonerd:
+    have_build = (layout.gonerd_build / "SNAPSHOT.json").is_file() or (GONERD_BUILD / "data").is_dir()
+    with_gonerd = not args.no_gonerd and have_build
+    if with_gonerd:
+        snapshot_build(GONERD_BUILD, layout.gonerd_build)
+    elif not args.no_gonerd:
         print(f"[ctd] no GONERD build in {GONERD_BUILD}/ (run `make demo`): the GONERD fine-tuning is skipped",
               flush=True)
     for arch in args.arch:

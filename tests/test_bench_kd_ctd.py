@@ -107,3 +107,17 @@ def test_tables_are_assembled_from_records_with_retention_against_the_own_teache
     table = kd_ctd.markdown({"lsg": result})
     assert "| ↳ student (distilled) | 76.0 | 76.0 | 76.0 | 76.0 | 76.0 | 95.0 | 82.0 | 100.0 | – | – | 1.5 / – |" in table
     assert "| lsg | pretrain | 5 | 5,120 | 10.500 → 7.500 | – → 8.500 | 2.0 |" in table
+
+
+def test_the_gonerd_build_is_copied_once_so_every_architecture_trains_on_the_same_data(tmp_path):
+    source, target = tmp_path / "demo_out", tmp_path / "runs" / "gonerd_build"
+    (source / "data").mkdir(parents=True)
+    (source / "data" / "train-00000-of-00001.parquet").write_bytes(b"first build")
+    target.parent.mkdir()
+    first = kd_ctd.snapshot_build(source, target)
+    assert first["sha256"] == {"data/train-00000-of-00001.parquet":  # sha256 of b"first build"
+                               "f3adf3a4014af2dc15376ed0b22ac63cae9073430512bad33659b8f352c9fb30"}
+    (source / "data" / "train-00000-of-00001.parquet").write_bytes(b"a later make demo")
+    assert kd_ctd.snapshot_build(source, target) == first
+    assert (target / "data" / "train-00000-of-00001.parquet").read_bytes() == b"first build"
+    assert not target.with_name("gonerd_build.new").exists()
