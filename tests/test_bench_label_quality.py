@@ -49,7 +49,7 @@ def test_every_labeler_is_scored_on_every_set(measured: dict) -> None:
         assert list(scores) == ["conll_snippet.txt", "GONERD test"]
     sources = {name: lab["label_source"] for name, lab in measured["labelers"].items()}
     assert sources["spacy"].startswith("spacy:") and sources["model"].startswith("model:")
-    assert sources["vote"].startswith("vote(model:") and all(s.endswith("+rules:misc@3") for s in sources.values())
+    assert sources["vote"].startswith("vote(model:") and all(s.endswith("+rules:misc@4") for s in sources.values())
     assert measured["labelers"]["vote"]["settings"]["ner_combine"] == "vote"
     assert measured["labelers"]["spacy"]["settings"] == {}
 

@@ -123,7 +123,7 @@ def test_label_command_with_a_trained_ner_model(model, tmp_path):
     docs.write_text(json.dumps({"id": "d1", "text": "Maria Lopez, 45, joined Acme Corp in Denver."}) + "\n")
     assert main(["label", str(docs), "--out", str(tmp_path / "out"), "--ner-model", str(model)]) == 0
     (rec,) = read_labeled(tmp_path / "out")
-    assert rec["label_source"].startswith(f"model:{model}") and rec["label_source"].endswith("+rules:misc@3")
+    assert rec["label_source"].startswith(f"model:{model}") and rec["label_source"].endswith("+rules:misc@4")
     labels = {s["label"] for s in rec["spans"]}
     assert "MISC" in labels and labels & {"PER", "ORG", "LOC"}  # the age from the rules, entities from the model
     assert main(["label", str(docs), "--out", str(tmp_path / "bad"), "--ner-model", str(tmp_path / "nowhere")]) == 2

@@ -35,7 +35,7 @@ def found(nlp, rules: MiscRules, text: str) -> list[tuple[str, str]]:  # type: i
 
 def test_rules_are_a_labeler(rules: MiscRules, nlp) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(rules, Labeler)
-    assert rules.source == "rules:misc@3" and rules.labels == {"MISC"}
+    assert rules.source == "rules:misc@4" and rules.labels == {"MISC"}
     assert "parser" not in nlp.pipe_names  # the parse runs on candidate sentences only
 
 
@@ -83,6 +83,25 @@ REAL = [
     ("Contact: 624-6456; 225-8452 or by email.", [("624-6456", "phone"), ("225-8452", "phone")]),
     ("Japan\n+81 158-23-2012", [("+81 158-23-2012", "phone")]),
     ("Report tips to 1-800-CALL-FBI.", [("1-800-CALL-FBI", "phone")]),
+    # ages: compounds for people, a possessive, a name the model calls a noun, prose forms
+    ("German police searching for a missing 10-year-old schoolgirl said on Friday.", [("10-year-old", "age")]),
+    ("Officials ordered investigations into the 66-year-old's death.", [("66-year-old", "age")]),
+    ("The 60-year-old Moslem cleric , jailed since 1993 , was freed .", [("60-year-old", "age")]),
+    ("This was Anthony at five , the year of his mother's death.", [("five", "age")]),
+    ("His uncle never married, but died triumphantly in bed , at ninety-two .", [("ninety-two", "age")]),
+    ("The summer when Anthony was eleven they went abroad .", [("eleven", "age")]),
+    ("She , as you know , approaches six .", [("six", "age")]),
+    # Reuters contact lines: numbers libphonenumber's plans no longer know, country codes without "+"
+    ("-- Jim Ballantyne , London Newsroom +44 171 542 8062", [("+44 171 542 8062", "phone")]),
+    ("-- Bucharest Newsroom 40-1 3120264", [("40-1 3120264", "phone")]),
+    ("-- Budapest newsroom ( 36 1 ) 327 4040", [("( 36 1 ) 327 4040", "phone")]),
+    ("-- Singapore newsroom ( 65 8703080 )", [("65 8703080", "phone")]),
+    ("Telephone : ( 6221 ) 384-6364 .", [("( 6221 ) 384-6364", "phone")]),
+    ("Contact Office: Kingston Tel: 1 (876) 926-3590-4 1 (876) 926-3740-6 Email: info",
+     [("1 (876) 926-3590", "phone"), ("1 (876) 926-3740", "phone")]),
+    # Washington's lettered streets
+    ("The Hill 1625 K Street, NW Suite 900 Washington DC 20006 | 202-628-8500 tel",
+     [("1625 K Street, NW Suite 900 Washington DC 20006", "address"), ("202-628-8500", "phone")]),
 ]
 
 
@@ -119,6 +138,14 @@ NEAR_MISSES = [
     "Penalties: Smith (2), Jones (3).",
     "Replacements: 16 - Tom Brown (Jack Green, 75), 17 - Sam Hill.",
     "He is a veteran of the 1989 Market Square protests.",
+    "The houses of Europe have shown that you are one who may safely be trusted.",
+    "A 106-year-old schooner sank off the coast.",
+    # digit runs near a phone cue that are dates, times, decimals, years or identifiers
+    "Mobile features. Mozilla. Retrieved 2012-06-26.",
+    "Treasury bills 152.80 +0.300 - 11.900",
+    "By Tess Bonn - 11/19/19 06:56 AM EST South Dakota Gov. Kristi Noem",
+    "Call for papers: Budget 2014/2015 and the 2016-2019 plan.",
+    "Contact desk. PMID: 15692073 doi:10.1093/aje/kwi049",
 ]
 
 
@@ -189,3 +216,29 @@ def test_number_values_digits_and_words(nlp) -> None:  # type: ignore[no-untyped
     assert number_value(list(doc[3:6])) == 45
     assert number_value(list(doc[6:9])) == 25 and number_value(list(doc[9:14])) == 27
     assert number_value(list(doc[2:5])) is None  # "six forty -" is not one number
+
+
+def test_digit_runs_split_range_suffixes_and_drop_enclosing_parentheses() -> None:
+    from gonerd.label.misc_phone import digit_runs
+
+    text = "Tel: 1 (876) 926-3590-4 1 (876) 926-3740-6 and ( 65 8703080 ) or ( 852 ) 2843 6368"
+    assert [text[a:b] for a, b in digit_runs(text)] == [
+        "1 (876) 926-3590", "1 (876) 926-3740", "65 8703080", "( 852 ) 2843 6368"]
+
+
+def test_a_run_without_plus_needs_its_cue_nearby() -> None:
+    finder = PhoneFinder("US", [], "STRICT_GROUPING")
+    assert finder.phone_run("40-1 3120264", cued=True)
+    assert not finder.phone_run("40-1 3120264", cued=False)
+    assert finder.phone_run("+44 171 542 8062", cued=False)  # "+" and a known country code anywhere
+    assert not finder.phone_run("+0.300 - 11.900", cued=True)  # no country code opens with 0
+    assert not finder.phone_run("2016-2019 12", cued=True)  # a year opens it
+    far = "Newsroom " + "x" * 50 + " 40-1 3120264"
+    assert finder.spans(far) == [] and finder.spans("Newsroom 40-1 3120264") == [(9, 21)]
+
+
+def test_a_list_of_numbers_keeps_its_cue() -> None:
+    text = "Contact: 624-6456; 225-8452; 225-8458; 225-8463; 225-8465; 225-8473 or 225-8491.\nRoom 555-1234 is left."
+    found = PhoneFinder("US", [], "STRICT_GROUPING").spans(text)
+    assert [text[a:b] for a, b in found] == ["624-6456", "225-8452", "225-8458", "225-8463", "225-8465",
+                                             "225-8473", "225-8491"]

@@ -62,8 +62,11 @@ class AddressFinder:
         except ImportError as e:
             raise ConfigError(f"address_country {country!r}: pyap has address patterns for US, CA and GB only") from e
         self.country = country.upper()
-        # pyap's street pattern, or its P.O. Box pattern alone ("P.O. Box 1234, Springfield, IL 62701")
-        self._street = _flex(f"(?:{data.full_street})|(?:{data.po_box})")
+        # pyap's street pattern, or its P.O. Box pattern alone ("P.O. Box 1234, Springfield, IL 62701");
+        # its street name has at least 3 characters, which leaves out Washington's lettered streets
+        # ("1625 K Street"): usaddress checks every candidate, so 1 is allowed
+        street = data.full_street.replace("[a-zA-Z0-9\\ \\.]{3,31}", "[a-zA-Z0-9\\ \\.]{1,31}")
+        self._street = _flex(f"(?:{street})|(?:{data.po_box})")
         self._street_types = {t.lower() for t in data.street_type_list}
         self._state = _flex(data.region1.replace("(?P<region1>", "(?:"))
 
@@ -73,8 +76,9 @@ class AddressFinder:
         spans: list[tuple[int, int]] = []
         pos = 0
         while (m := self._street.search(flat, pos)) is not None:
-            # an address opens a word: not the "8" of "QGIS 2.8"
-            opens_word = m.start() == 0 or flat[m.start() - 1] in " \n,;:(\"“"
+            # an address opens a word: not the "8" of "QGIS 2.8", nor the minutes of "11:56 AM EST"
+            opens_word = m.start() == 0 or flat[m.start() - 1] in " \n,;:(\"“" and not re.match(
+                r"\d:", flat[max(0, m.start() - 2):m.start()])
             after_article = flat[max(0, m.start() - 4):m.start()].lower() in (" the", "the ", " an ") or \
                 flat[max(0, m.start() - 3):m.start()].lower() == " a "
             span = self._checked(flat, m.start()) if opens_word and not after_article else None

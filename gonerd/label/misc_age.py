@@ -42,6 +42,8 @@ _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 NUMBER_WORDS: dict[str, int] = {**{w: i + 1 for i, w in enumerate(_ONES)}, **{w: 20 + 10 * i for i, w in enumerate(_TENS)}}
 _PREDICATE_BEFORE = frozenset({"was", "is", "am", "'m", "were", "are", "be", "been", "turned", "turns", "turning",
                                "at", "reached", "approaches", "approaching"})
+# Verbs whose object or complement may be an age: "was 12", "turned 30", "reached 100", "approaches six".
+_AGE_VERBS = frozenset({"be", "turn", "reach", "approach"})
 _HEDGES = frozenset({"only", "just", "barely", "about", "nearly", "almost", "some", "scarcely", "hardly", "around",
                      "roughly", "perhaps", "probably", "already"})
 _THRESHOLD_BEFORE = frozenset({"under", "over", "below", "above", "least", "than", "from"})
@@ -51,6 +53,9 @@ _APPOSITION_END = frozenset({",", ";", ")", ".", "–", "—", "--"})
 # A small model often calls a name a place or a product ("Martez Manning (26, …)" PRODUCT); only the
 # number-like types rule a proper noun out as a person.
 _NOT_PERSON_ENTS = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "ORDINAL", "CARDINAL", "LAW"})
+# A title-case word the model calls a noun ("The 20-year-old Woods") is a name unless its entity type
+# says it is something else.
+_NOT_NAME_ENTS = _NOT_PERSON_ENTS | {"ORG", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LANGUAGE"}
 _PRONOUNS = frozenset({"i", "me", "you", "he", "him", "she", "her", "we", "us", "they", "them", "who", "whom"})
 _AT_VERBS = frozenset({"die", "pass", "retire", "marry", "wed", "graduate", "start", "begin", "join", "leave",
                        "debut", "become", "enlist", "emigrate", "move", "learn", "lose", "quit", "found", "elect",
@@ -76,10 +81,28 @@ duchess monarch retiree pensioner baker butcher tailor hunter fisherman fisher s
 robber thief burglar dealer trafficker smuggler hacker accomplice co-defendant rider hiker climber
 camper tourist visitor traveler traveller entrepreneur businessman businesswoman banker broker
 accountant consultant contractor landlord tenant homeowner shopkeeper vendor seller buyer
+labourer laborer cleric imam rabbi bishop cardinal pope sheikh jockey cricketer bowler sprinter skier
+champion winner finalist challenger opponent rival rookie newcomer prodigy youngster rebel militant guerrilla
+hostage captive detainee dissident diplomat envoy ambassador chancellor premier official aide adviser
+advisor economist analyst trader investor tycoon magnate billionaire millionaire bride groom orphan
+housewife miner peasant villager shepherd servant slave nanny tutor apprentice intern trainee recruit
+cadet conscript sergeant lieutenant colonel general commander admiral warlord emperor vicar preacher
+missionary scholar philosopher historian physicist mathematician astronaut explorer mountaineer yachtsman
+motorist chauffeur courier secretary receptionist barrister solicitor prosecutor magistrate juror
+plaintiff informant spy assassin killer murderer attacker assailant bomber terrorist extremist insurgent
+sniper hijacker kidnapper pirate gangster addict survivor newborn adolescent schoolchild undergraduate
+freshman graduate alumnus dropout runaway bachelor spinster newlywed lover mistress suitor stranger
+foreigner expatriate pilgrim settler emigrant exile defector fiance
 """.split())
+# Endings of compounds that name people ("schoolgirl", "policeman", "spokeswoman", "housewife").
+_PERSON_ENDINGS = ("girl", "boy", "man", "men", "woman", "women", "wife", "mother", "father", "daughter",
+                   "child", "children")
 
 
 _AGENT_SUFFIXES = ("er", "or", "ist", "ian", "ess")
+# Words with a person ending that name no person.
+_NOT_PERSON_COMPOUNDS = frozenset("""omen amen semen stamen specimen abdomen regimen acumen ramen gravamen
+caiman talisman ottoman""".split())
 # Nouns that take an age after "of" ("a boy of seven"; not "a mother of two", "the victim of two").
 AGE_OF_NOUNS = frozenset("""man woman boy girl lad lass youth lady gentleman fellow urchin maiden maid
 youngster stripling bachelor spinster widow widower person""".split())
@@ -258,8 +281,10 @@ def _is_age(sent: spacy.tokens.Doc, start: int, end: int, form: str) -> bool:
         return False
     if form == "old":
         old = sent[end - 1]
+        if any(c.dep_ == "case" for c in old.children):
+            return True  # "the 66-year-old's suicide": the age names the person
         if old.dep_ == "amod" and old.head.pos_ in ("NOUN", "PROPN"):
-            return _person(old.head)
+            return _person(old.head) or _name(old.head)
         if old.dep_ in ("acomp", "attr", "advmod", "npadvmod"):
             return _subject_is_person(old.head, default=True)
         return True  # "the 23-year-old flew": the age names the person
@@ -275,7 +300,7 @@ def _is_age(sent: spacy.tokens.Doc, start: int, end: int, form: str) -> bool:
         return (of is not None and of.head.lemma_.lower() in AGE_OF_NOUNS
                 and (following is None or following.pos_ not in ("NOUN", "PROPN", "NUM", "ADJ")))
     if any(c.dep_ not in ("punct", "cc", "conj", "advmod", "quantmod") and not start <= c.i < end
-           for c in number.children):
+           and not _clause(c) for c in number.children):
         return False
     following = sent[end] if end < len(sent) else None
     if following is not None and (following.pos_ in ("NOUN", "PROPN", "NUM") or following.text in (":", "%")):
@@ -283,12 +308,22 @@ def _is_age(sent: spacy.tokens.Doc, start: int, end: int, form: str) -> bool:
     head = number.head
     if number.dep_ == "pobj" and head.lower_ == "at":
         verb = head.head
-        if head.i == _first_word(sent):  # "At 15, he left", "At sixteen he had lived"
+        if head.i == _first_word(sent) or head.text == "At":  # "At 15, he left", "At sixteen he had lived"
             return _first_subject_is_person(sent)
-        return verb.lemma_ in _AT_VERBS and _subject_is_person(verb, default=False)
-    if number.dep_ in ("attr", "acomp", "dobj", "npadvmod", "oprd") and head.lemma_ in ("be", "turn", "reach"):
+        if verb.lemma_ == "be":  # "This was Anthony at five"
+            return any(c.dep_ == "attr" and _person(c) for c in verb.children)
+        # the subject of "died at 81" is left out in a coordination ("… and died, at ninety-two")
+        return verb.lemma_ in _AT_VERBS and _subject_is_person(verb, default=True)
+    if number.dep_ in ("attr", "acomp", "dobj", "npadvmod", "oprd") and head.lemma_ in _AGE_VERBS:
         return _subject_is_person(head, default=False)
     return False
+
+
+def _clause(token: spacy.tokens.Token) -> bool:
+    """A clause with its own subject that the parser hung on the number ("when Anthony was eleven they went");
+    not a relative clause on it ("you are one who may be trusted": "one" is a pronoun there)."""
+    return token.dep_ in ("relcl", "acl", "advcl") and any(
+        c.dep_ in ("nsubj", "nsubjpass") and c.lower_ not in ("who", "that", "which") for c in token.children)
 
 
 def _threshold(sent: spacy.tokens.Doc, start: int, end: int) -> bool:
@@ -306,7 +341,14 @@ def _person(token: spacy.tokens.Token) -> bool:
         return True
     if token.pos_ == "PROPN" or token.ent_type_ == "NORP":
         return token.ent_type_ not in _NOT_PERSON_ENTS
-    return token.lemma_.lower() in PERSON_NOUNS or token.lower_.rstrip("s") in PERSON_NOUNS
+    lower = token.lower_
+    return (token.lemma_.lower() in PERSON_NOUNS or lower.rstrip("s") in PERSON_NOUNS
+            or lower.endswith(_PERSON_ENDINGS) and lower not in _NOT_PERSON_COMPOUNDS)
+
+
+def _name(token: spacy.tokens.Token) -> bool:
+    """A title-case word inside the sentence that no entity type rules out as a name ("the 20-year-old Woods")."""
+    return token.is_title and token.i != _first_word(token.doc) and token.ent_type_ not in _NOT_NAME_ENTS
 
 
 def _subject_is_person(verb: spacy.tokens.Token, *, default: bool) -> bool:

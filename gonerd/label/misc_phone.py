@@ -5,16 +5,25 @@ default region, and extensions ("ext. 12", "x5"). A number without a country cod
 number of ``region``, then of each of ``other_regions`` (a UK "0800 024 8997" is not a US number);
 ``leniency`` decides how strict the check is (``VALID``: a number the region's numbering plan can
 assign; ``STRICT_GROUPING``, the default: also grouped as the region writes its numbers, so a league
-table's "3 1 0 6 1 10" is not one). Two things the library does not find, and a small rule adds on top:
+table's "3 1 0 6 1 10" is not one). What the library does not find, small rules add on top:
 
 * vanity numbers ("1-800-FLOWERS", "1-800-CALL-FBI"): the matcher's candidates are digits only,
   while ``phonenumbers.parse`` reads letters on a keypad — so a digit group followed by letter groups
   is handed to ``parse`` and kept when the number is valid;
 * the UK text-relay prefix ``18001`` dialled before a number ("18001 0800 107 2149");
-* local numbers without an area code ("Contact: 624-6456; 225-8452"): on a line that says it gives
-  phone numbers ("call", "tel", "phone", "contact", "fax", ...) the matcher runs again with leniency
-  ``POSSIBLE``, which accepts a number of a possible length for the region; elsewhere digit groups
-  like these are too often something else.
+* local numbers without an area code ("Contact: 624-6456; 225-8452"): shortly after a word that says
+  phone numbers follow ("call", "tel", "phone", "contact", "fax", "newsroom", "desk", ...; at most 40
+  characters before, on the same line, or before the list of numbers it opens) the matcher runs again with leniency ``POSSIBLE``, which
+  accepts a number of a possible length for the region; elsewhere digit groups like these are too
+  often something else;
+* numbers the numbering plans no longer know, and country codes written without ``+`` — as in
+  newswire contact lines ("London Newsroom +44 171 542 8062", "Bucharest Newsroom 40-1 3120264",
+  "( 852 ) 2843 6368"): a run of digit groups (7–15 digits, the last group at least two) is a phone
+  when it starts with ``+`` and a country code libphonenumber knows, or, shortly after a phone cue,
+  when it is a possible number of the default region or its first group (at most 5 digits) opens with
+  a known country code; dates and runs opening with a year are not phones. Such a run replaces the shorter numbers the matcher found inside it
+  ("( 6221 ) 384-6364", not "384-6364"). Runs are split at a range suffix ("926-3590-4 1 (876)
+  926-3740" is two numbers) and lose parentheses that enclose the whole number.
 """
 
 from __future__ import annotations
@@ -27,8 +36,20 @@ LENIENCIES = ("POSSIBLE", "VALID", "STRICT_GROUPING", "EXACT_GROUPING")
 # A vanity number: an optional "1-", a 3-digit area code, then groups in which letters occur.
 _VANITY = re.compile(r"(?<![\w+-])(?:1[-. ])?\(?\d{3}\)?[-. ](?=[\dA-Z-]*[A-Z])[\dA-Z]{2,7}(?:-[\dA-Z]{2,7}){0,2}(?![\w-])")
 _RELAY_PREFIX = "18001 "
-_CUE_LINE = re.compile(r"^.*\b(?:tel|telephone|phone|call|calling|contact|fax|hotline|whatsapp|mobile|cell)\b.*$",
-                       re.IGNORECASE | re.MULTILINE)
+_CUE = r"\b(?:tel|telephone|phone|call|calling|contact|fax|hotline|whatsapp|mobile|cell|newsroom|news room|desk|bureau)\b"
+_CUE_LINE = re.compile(rf"^.*{_CUE}.*$", re.IGNORECASE | re.MULTILINE)
+_CUE_WORD = re.compile(_CUE, re.IGNORECASE)
+# A run is read with its cue when the cue ends at most this many characters before it on its line
+# ("Tel: 1 (876) 926-3590-4 1 (876) 926-3740"): a page flattened to one line is not one cue line.
+_CUE_REACH = 40
+_LIST_REACH = 300  # a list of numbers longer than this is a table, not a contact line
+_NUMBER_LIST_TAIL = re.compile(r"(?:[\d\s()+.\-/;,]|\bor\b|\band\b)*$")
+# Digit groups joined by single spaces, "-", ".", "/" or parentheses, opening with "+", "(" or a digit.
+_RUN = re.compile(r"(?<![\w+.\-/])(?:\(\s?)?\+?\s?\d[\d().\-/ ]*\d(?:\s?\))?")
+# "926-3590-4 1 (876) …": a one- or two-digit range suffix after a long group ends a number.
+_RANGE_SUFFIX = re.compile(r"(?<=\d{4})-\d{1,2}(?= |$)")
+_RUN_DIGITS = (7, 15)
+_DATE = re.compile(r"\d{4}([-./])\d{1,2}\1\d{1,2}|\d{1,2}([-./])\d{1,2}\2\d{2,4}")
 _MIN_LOCAL_DIGITS = 7
 # A number glued to what precedes it is part of something else ("bmjopen-2016-011092", "/12345").
 _GLUE = frozenset("-/.:_#=")
@@ -65,10 +86,45 @@ class PhoneFinder:
             for line in _CUE_LINE.finditer(unprefixed):
                 for m in phonenumbers.PhoneNumberMatcher(line.group(), self.regions[0],
                                                          leniency=phonenumbers.Leniency.POSSIBLE):
-                    if sum(c.isdigit() for c in m.raw_string) >= _MIN_LOCAL_DIGITS:
+                    at = line.start() + m.start
+                    if sum(c.isdigit() for c in m.raw_string) >= _MIN_LOCAL_DIGITS and _cued(unprefixed, at):
                         found.append((line.start() + m.start, line.start() + m.end))
         found += [(m.start(), m.end()) for m in _VANITY.finditer(text) if self.valid_vanity(m.group())]
-        return _first_come(found)
+        runs = [(a, b) for a, b in digit_runs(unprefixed) if _RUN_DIGITS[0] <= _digit_count(unprefixed, a, b)
+                and self.phone_run(unprefixed[a:b], _cued(unprefixed, a))]
+        # A run is the matcher's number with its country or area code, or without a stray parenthesis:
+        # it wins over what it overlaps, unless the matcher's number holds it (an extension follows).
+        found = [_trim(text, a, b) for a, b in found]
+        found = [(a, b) for a, b in found
+                 if not any(a < e and s < b and not (a <= s and e <= b) for s, e in runs)]
+        return _first_come(found + runs)
+
+    def phone_run(self, run: str, cued: bool) -> bool:
+        """Whether the digit run ``run`` (from :func:`digit_runs`) is a phone number: ``+`` and a known
+        country code anywhere; shortly after a phone cue (``cued``) also a possible number of the
+        default region, or a run whose first group opens with a known country code."""
+        import phonenumbers
+
+        digits = re.sub(r"\D", "", run)
+        if _DATE.fullmatch(run) or re.match(r"(?:19|20)\d\d\D", run):
+            return False  # a date, or a year opens it: "2016-2019", "2019 18.54"
+        if not _RUN_DIGITS[0] <= len(digits) <= _RUN_DIGITS[1] or len(re.findall(r"\d+", run)[-1]) < 2:
+            return False
+        if re.match(r"\(?\s?\+[1-9]", run):
+            return _country_code(digits) is not None
+        if not cued:
+            return False
+        try:
+            if phonenumbers.is_possible_number(phonenumbers.parse(run, self.regions[0])):
+                return True
+        except phonenumbers.NumberParseException:
+            pass
+        groups = re.findall(r"\d+", run)
+        first = groups[0]
+        if len(groups) < 2 or len(first) > 5:
+            return False  # one long group is an identifier ("PMID 15692073"), not a number with its code
+        code = _country_code(first)
+        return code is not None and len(digits) - len(code) >= 6
 
     def valid_vanity(self, candidate: str) -> bool:
         """Whether ``candidate`` ("1-800-FLOWERS") read on a phone keypad is a valid number of the default region."""
@@ -84,6 +140,58 @@ class PhoneFinder:
     def _with_relay_prefix(text: str, start: int, end: int) -> tuple[int, int]:
         lead = start - len(_RELAY_PREFIX)
         return (lead, end) if lead >= 0 and text[lead:start] == _RELAY_PREFIX else (start, end)
+
+
+def _digit_count(text: str, a: int, b: int) -> int:
+    """How many digits ``text[a:b]`` holds."""
+    return sum(c.isdigit() for c in text[a:b])
+
+
+def _cued(text: str, start: int) -> bool:
+    """Whether a phone cue word ends within :data:`_CUE_REACH` characters before ``start`` on its line, or
+    before the list of numbers ``start`` is in ("Contact: 624-6456; 225-8452; … or 225-8491")."""
+    line_start = max(text.rfind("\n", 0, start) + 1, start - _LIST_REACH)
+    head = _NUMBER_LIST_TAIL.search(text, line_start, start).start()
+    return _CUE_WORD.search(text, max(line_start, head - _CUE_REACH), head) is not None
+
+
+def digit_runs(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the runs of digit groups in ``text`` that may be phone numbers: split at range
+    suffixes, without parentheses that enclose the whole run or are left open."""
+    out = []
+    for m in _RUN.finditer(text):
+        start = m.start()
+        for piece in _RANGE_SUFFIX.split(m.group()):
+            a, b = start, start + len(piece)
+            start = b + len(_RANGE_SUFFIX.search(m.group(), b - m.start()).group()) if b < m.end() else b
+            out.append(_trim(text, a, b))
+    return [(a, b) for a, b in out if a < b]
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    """``[a, b)`` without surrounding spaces and without parentheses that enclose all of it or are unmatched."""
+    while a < b and text[a] == " ":
+        a += 1
+    while b > a and text[b - 1] == " ":
+        b -= 1
+    piece = text[a:b]
+    if piece.startswith("(") and piece.endswith(")") and piece.count("(") == 1 and piece.count(")") == 1:
+        return _trim(text, a + 1, b - 1)
+    if piece.endswith(")") and piece.count(")") > piece.count("("):
+        return _trim(text, a, b - 1)
+    if piece.startswith("(") and piece.count("(") > piece.count(")"):
+        return _trim(text, a + 1, b)
+    return a, b
+
+
+def _country_code(digits: str) -> str | None:
+    """The country calling code ``digits`` opens with (1–3 digits), if libphonenumber knows one."""
+    import phonenumbers
+
+    for n in (1, 2, 3):
+        if len(digits) >= n and digits[0] != "0" and phonenumbers.region_code_for_country_code(int(digits[:n])) != "ZZ":
+            return digits[:n]
+    return None
 
 
 def _first_come(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import spacy.language
     import spacy.tokens
 
-RULES_VERSION = 3
+RULES_VERSION = 4
 
 
 def snap(doc: spacy.tokens.Doc, start: int, end: int) -> tuple[int, int] | None:
