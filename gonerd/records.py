@@ -19,7 +19,7 @@ EXCLUSION_FIELDS = ("id", "url", "source", "stage", "filter", "reason", "value")
 # word (``"\n\n"`` where a paragraph ends), so that ``text`` is its leading whitespace followed by
 # ``"".join(token + whitespace)``; ``ner_tags`` strict IOB2 over ``tokens``; ``spans``
 # ``{start, end, label}`` character offsets into ``text`` on word boundaries; ``label_source``
-# (``spacy:…+rules:misc@3``, ``human:<annotator>``, ``model:<path>``); ``sentence_starts`` word
+# (``spacy:…+rules:misc@4``, ``human:<annotator>``, ``model:<path>``); ``sentence_starts`` word
 # indices, or null.
 LABELED_FIELDS = ("tokens", "whitespace", "ner_tags", "spans", "label_source", "sentence_starts")
 
