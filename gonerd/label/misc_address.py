@@ -44,7 +44,7 @@ _PLACE = 5  # components from this stage on are the city, state and postcode
 _WHITESPACE = re.compile(r"\s+")
 _BREAKING_WHITESPACE = re.compile(r"\s*\n\s*")
 _OTHER_WHITESPACE = re.compile(r"[^\S\n]+")
-_TAIL = 80  # characters after a candidate that may hold its city, state and postcode
+_DIGIT = re.compile(r"\d")
 
 
 def _flex(pattern: str) -> re.Pattern[str]:
@@ -91,13 +91,15 @@ class AddressFinder:
         runs = _whitespace_runs(text) if spans else []
         return [(_text_offset(runs, a), _text_offset(runs, b - 1) + 1) for a, b in spans]
 
-    def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int]]:
-        """Token spans ``[start, end)`` of addresses, snapped inward to token boundaries."""
+    def spans(self, doc: spacy.tokens.Doc, text: str | None = None) -> list[tuple[int, int]]:
+        """Token spans ``[start, end)`` of addresses, snapped inward to token boundaries; ``text`` is
+        ``doc.text`` when the caller has it already (spaCy joins it from the tokens on every access)."""
         from gonerd.label.rules import snap
 
-        if not any(t.is_digit for t in doc):  # every address has a house number or a box number
+        text = doc.text if text is None else text
+        if _DIGIT.search(text) is None:  # every address has a house number or a box number
             return []
-        return [s for s in (snap(doc, a, b) for a, b in self.char_spans(doc.text)) if s is not None]
+        return [s for s in (snap(doc, a, b) for a, b in self.char_spans(text)) if s is not None]
 
     def _checked(self, flat: str, start: int) -> tuple[int, int] | None:
         """The address that opens at ``flat[start]`` by usaddress's components, or ``None``."""

@@ -191,8 +191,11 @@ def _judged(candidates: list[tuple[int, int, str]], windows: list[tuple[int, int
 def _candidates(doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
     """``(start, end, form)`` of numbers that may be ages: the span an age would have, and its form."""
     out: list[tuple[int, int, str]] = []
-    # the test _number_at starts with, on a list: most tokens open no number, and Doc indexing is slow
-    opens = [_may_open_number(t.lower_) for t in doc]
+    # the test _number_at starts with, on a list: most tokens open no number, and Doc indexing is slow;
+    # spaCy's like_num (digits, decimals, number words) and the dashes narrow it down without a Token per word
+    opens = [False] * len(doc)
+    for i in _maybe_numbers(doc):
+        opens[i] = _may_open_number(doc[i].lower_)
     i = 0
     while i < len(doc):
         number = _number_at(doc, i) if opens[i] else None
@@ -217,6 +220,17 @@ def _candidates(doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
                 out.append((i, _range_end(doc, end), "of_person"))
         i = end
     return out
+
+
+def _maybe_numbers(doc: spacy.tokens.Doc) -> list[int]:
+    """Indexes of the tokens that are like a number (spaCy's ``like_num``) or a dash, from the Doc's arrays."""
+    from spacy.attrs import LIKE_NUM, ORTH
+
+    if not len(doc):
+        return []
+    array = doc.to_array([LIKE_NUM, ORTH])
+    dashes = [doc.vocab.strings[d] for d in ("-", "–")]
+    return [int(i) for i in ((array[:, 0] == 1) | (array[:, 1] == dashes[0]) | (array[:, 1] == dashes[1])).nonzero()[0]]
 
 
 def _with_age_words(doc: spacy.tokens.Doc, i: int, end: int, value: float) -> tuple[int, int, str] | None:

@@ -77,9 +77,10 @@ class MiscRules:
 
     def _kept(self, doc: spacy.tokens.Doc, ages: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
         """The phones and addresses of ``doc`` with its ``ages``, without overlaps (longest kept)."""
-        phones = (snap(doc, a, b) for a, b in self.phones.spans(doc.text))
+        text = doc.text  # joined from the tokens on every access: once per doc
+        phones = (snap(doc, a, b) for a, b in self.phones.spans(text))
         found = [(*span, "phone") for span in phones if span is not None]
-        found += [(s, e, "address") for s, e in self.addresses.spans(doc)]
+        found += [(s, e, "address") for s, e in self.addresses.spans(doc, text)]
         found += [(s, e, "age") for s, e in ages]
         kept: list[tuple[int, int, str]] = []
         taken: set[int] = set()
