@@ -43,7 +43,7 @@ DOCS_MADE_BY = "gonerd docs gonerd/sample/pages.jsonl gonerd/sample/doj_releases
 CONLL = ("conll2003/conllpp_test.txt", "conll2003/eng.testb")  # under the data root
 MISC = ("misc_gold.jsonl", "misc_new_dev.jsonl", "misc_new_test.jsonl")
 MISC_CONLL = ("misc_conll_testa.jsonl", "misc_conll_testb.jsonl", "misc_new_conll_dev.jsonl",
-              "misc_new_conll_test.jsonl")
+              "misc_new_conll_test.jsonl", "misc_fresh_conll_test.jsonl")
 # Each half of issue 21's new MISC gold: its web/LitBank texts and its CoNLL texts, scored as one set.
 POOLS = {"new dev (all)": ("misc_new_dev.jsonl", "misc_new_conll_dev.jsonl"),
          "new test (all)": ("misc_new_test.jsonl", "misc_new_conll_test.jsonl")}
@@ -55,7 +55,8 @@ NER_GOALS = (("CoNLL++ F1 without a model", "spacy", 0.64), ("CoNLL++ F1, MiniLM
              ("CoNLL++ F1, MiniLM + spaCy vote", "vote", 0.85))
 MISC_GOALS = (("precision", 0.95), ("recall", 0.85))
 MISC_KIND_F1 = 0.80
-MISC_GOAL_SETS = ("misc_new_test.jsonl", "new test (all)")
+# The sealed set first: the new test half was scored once with rules:misc@3 and then read (gonerd/data/README.md).
+MISC_GOAL_SETS = ("misc_fresh_conll_test.jsonl", "misc_new_test.jsonl", "new test (all)")
 
 
 def in_ci() -> bool:

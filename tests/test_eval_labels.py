@@ -116,7 +116,7 @@ def test_cli_writes_tables_and_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     printed = capsys.readouterr().out
     assert "| MISC kind |" in printed and "| type |" in printed and "MISC mapped to O" in printed
     result = json.loads(out.read_text())
-    assert result["label_source"].endswith("+rules:misc@3")
+    assert result["label_source"].endswith("+rules:misc@4")
     assert result["misc"]["misc_gold.jsonl"]["scores"]["ALL"]["support"] >= 150 and result["conll"]["documents"] == 2
     assert "misc_new_test.jsonl" not in result["misc"]  # the held-out half is scored only when named
     if TESTB.is_file():
