@@ -173,3 +173,36 @@ def test_label_and_eval_labels_run_the_vote(model: Path, tmp_path: Path) -> None
     result = json.loads(out.read_text())
     assert result["label_source"] == rec["label_source"] == result["gonerd_gold"]["label_source"]
     assert result["gonerd_gold"]["scores"]["ALL"]["support"] == 4 and result["conll"]["scores"]["ALL"]["support"] > 0
+
+
+class _Fixed:
+    """A labeler with fixed spans (the model's output, given): FixedNer is what is tested."""
+
+    labels = frozenset({"PER", "ORG", "LOC"})
+    source = "given"
+
+    def __init__(self, spans: list[tuple[int, int, str]]) -> None:
+        self._spans = spans
+
+    def spans(self, doc: Doc) -> list[tuple[int, int, str]]:
+        return self._spans
+
+
+def test_fixed_ner_types_names_alike_and_finds_their_later_mentions() -> None:
+    from gonerd.label.combine import FixedNer
+
+    doc = words("BELGRADE 1996-08-30 Acme hired Jane Smith . Smith said Acme 2 grew .")
+    given = [(2, 3, "ORG"), (4, 6, "PER"), (9, 11, "ORG")]  # "Acme 2": a number edge
+    fixed = FixedNer(_Fixed(given))
+    assert fixed.source == "given/fixes@1" and fixed.labels == {"PER", "ORG", "LOC"}
+    assert sorted(fixed.spans(doc)) == [(0, 1, "LOC"), (2, 3, "ORG"), (4, 6, "PER"), (7, 8, "PER"), (9, 10, "ORG")]
+
+
+def test_model_fixes_wrap_the_model_or_the_vote(model: Path) -> None:
+    from gonerd.commands.label import labelers_for
+
+    nlp, _ = pipeline()
+    vote_source = labelers_for(nlp, LabelConfig(ner_model=str(model), ner_combine="vote"))[-1].source
+    assert vote_source.startswith("vote(") and vote_source.endswith(")/fixes@1")
+    plain = labelers_for(nlp, LabelConfig(ner_model=str(model), model_fixes=False))
+    assert [lab.source for lab in plain][-1] == f"model:{model}"

@@ -7,8 +7,9 @@ GPE/LOC/FAC→LOC; every other type is dropped — CoNLL-style MISC is not GONER
 "the"/"a"/"an" is left outside their spans (``strip_articles``), and the spans are cleaned per
 document (``spacy_fixes``: datelines, number edges, one type per name). With ``--ner-model`` a trained
 token-classification model labels PER/ORG/LOC instead (``ner_combine = "replace"``) or in a vote with
-spaCy (``"vote"``: its spans with confidence ≥ ``ner_model_threshold``, the others where spaCy agrees). MISC (ages,
-street addresses, phone numbers only) comes from token-pattern rules. Conflicts: the MISC rules
+spaCy (``"vote"``: its spans with confidence ≥ ``ner_model_threshold``, the others where spaCy agrees), its
+spans cleaned by the same per-document fixes (``model_fixes``). MISC (ages, postal addresses, phone numbers
+only) comes from the MISC rules (libphonenumber, pyap + usaddress, the dependency parse). Conflicts: the MISC rules
 have priority over the NER spans they overlap; within one labeler the longer span wins. Output is
 always strict IOB2; ``label_source`` records both sources
 (``spacy:<model>@<version>/words/no-articles/fixes@1+rules:misc@<n>``).
@@ -69,6 +70,10 @@ def labelers_for(nlp: Any, config: Any) -> list[Any]:
             from gonerd.label.spacy_ner import SpacyNer
 
             ner = VoteNer(ner, SpacyNer.from_config(nlp, config), config.ner_model_threshold)
+        if config.model_fixes:
+            from gonerd.label.combine import FixedNer
+
+            ner = FixedNer(ner)
     elif config.ner_combine != "replace":
         raise ConfigError(f"ner_combine {config.ner_combine!r} needs ner_model (--ner-model): it combines a model "
                           "with spaCy")

@@ -7,6 +7,11 @@ proposes exactly that span with that type; spaCy's other spans are dropped. On C
 alone scores .894, the vote .904, the model with spaCy filling in where it has no span .886 — spaCy
 (.697) is too weak to add spans, but its agreement tells which uncertain model spans hold.
 
+:class:`FixedNer` then cleans a model's or a vote's spans with spaCy's per-document fixes
+(``LabelConfig.model_fixes``): on testa, scored by document as ``eval-labels`` does, the vote goes from
+.897 to .904 and the model alone from .886 to .889 (one type per name across the document fills in
+later mentions the model missed).
+
 This layer knows only the labeler protocols: the command layer builds the model's labeler (kd).
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from gonerd.label.base import Labeler, Span
+from gonerd.label.spacy_ner import document_fixes
 
 if TYPE_CHECKING:
     import spacy.tokens
@@ -46,3 +52,17 @@ class VoteNer:
     def spans(self, doc: spacy.tokens.Doc) -> list[Span]:
         """The model's confident spans and its spans spaCy agrees with."""
         return vote(self.model.scored_spans(doc), self.spacy.spans(doc), self.threshold)
+
+
+class FixedNer:
+    """Labeler whose spans are ``inner``'s cleaned by :func:`gonerd.label.spacy_ner.document_fixes`
+    (number edges cut, news datelines as LOC, one type per name across the document)."""
+
+    def __init__(self, inner: Labeler) -> None:
+        self.inner = inner
+        self.labels = frozenset(inner.labels)
+        self.source = f"{inner.source}/fixes@1"
+
+    def spans(self, doc: spacy.tokens.Doc) -> list[Span]:
+        """``inner``'s spans of ``doc`` after the per-document fixes."""
+        return document_fixes(doc, self.inner.spans(doc))
