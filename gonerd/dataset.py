@@ -86,16 +86,28 @@ def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str
     (the pool last), shuffled within, and each document goes to the split with the largest deficit:
     the stratum's own deficit (so every domain is spread in proportion) plus the overall deficit
     (so later strata even out the totals).
-    The result depends only on the document ids, domains and the seed.
+    When some documents were labelled by a person, they are ``config.hand_labelled_split`` (GONERD's test
+    split is its hand-labelled documents) and the other documents are dealt to the other splits by
+    their ratios. The result depends only on the document ids, domains, label sources and the seed.
     """
     ratios = {"train": config.train, "validation": config.validation, "test": config.test}
     if any(r < 0 for r in ratios.values()) or sum(ratios.values()) <= 0:
         raise ConfigError(f"build: split ratios must be >= 0 and not all 0, got {ratios}")
+    pinned_to = config.hand_labelled_split
+    if pinned_to and pinned_to not in SPLITS:
+        raise ConfigError(f"build.hand_labelled_split: expected one of {', '.join(SPLITS)} or \"\", got {pinned_to!r}")
+    out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    hand = [r for r in rows if r["label_source"].startswith("human:")] if pinned_to else []
+    if hand:
+        out[pinned_to] = sorted(hand, key=lambda r: r["id"])
+        rows = [r for r in rows if not r["label_source"].startswith("human:")]
+        ratios[pinned_to] = 0.0  # the split is the hand-labelled documents; the others share the rest
+        if sum(ratios.values()) <= 0:
+            ratios = {s: float(s != pinned_to) for s in SPLITS}
     share = {s: r / sum(ratios.values()) for s, r in ratios.items()}
     by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_domain[row["domain"]].append(row)
-    out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     eligible: list[list[dict[str, Any]]] = []
     small: list[dict[str, Any]] = []
     for domain in sorted(by_domain, key=lambda d: (-len(by_domain[d]), d)):

@@ -168,3 +168,21 @@ def test_split_ratios_are_honoured_and_checked():
     assert [abs(len(even[s]) - 65 * r) <= 1.5 for s, r in zip(SPLITS, (0.6, 0.2, 0.2))] == [True] * 3
     with pytest.raises(ConfigError, match="split ratios"):
         split_documents(rows, BuildConfig(train=-1.0))
+
+
+def test_hand_labelled_documents_are_their_split_and_the_others_share_the_other_splits():
+    from gonerd.errors import ConfigError
+
+    rows = [check_record(r, "r") for r in labeled_sample()]
+    human = {rows[i]["id"] for i in (0, 10, 20, 30)}
+    rows = [{**r, "label_source": "human:gold"} if r["id"] in human else r for r in rows]
+    parts = split_documents(rows, BuildConfig(seed=1))
+    assert {r["id"] for r in parts["test"]} == human  # the test split is the hand-labelled documents
+    sizes = {s: len(parts[s]) for s in SPLITS}
+    assert abs(sizes["train"] - 61 * 8 / 9) <= 1 and sum(sizes.values()) == 65, sizes  # 80:10 of the other 61
+    spread = split_documents(rows, BuildConfig(seed=1, hand_labelled_split=""))
+    assert {r["id"] for r in spread["test"]} != {r["id"] for r in parts["test"]}
+    only = split_documents(rows, BuildConfig(train=0.0, validation=1.0, test=0.0, hand_labelled_split="validation"))
+    assert {r["id"] for r in only["validation"]} == human and len(only["train"]) + len(only["test"]) == 61
+    with pytest.raises(ConfigError, match="hand_labelled_split: expected one of train, validation, test"):
+        split_documents(rows, BuildConfig(hand_labelled_split="dev"))
