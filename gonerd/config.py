@@ -202,6 +202,14 @@ def _check_together(obj: Any, where: str) -> None:
         raise ConfigError(f"{where}.executor: expected one of {', '.join(EXECUTORS)}, got {obj.executor!r}")
     if isinstance(obj, BuildConfig) and obj.train + obj.validation + obj.test <= 0:
         raise ConfigError(f"{where}: train + validation + test must be > 0")
+    if isinstance(obj, BuildConfig):
+        check_hand_labelled_split(obj.hand_labelled_split, f"{where}.hand_labelled_split")
+
+
+def check_hand_labelled_split(value: str, where: str) -> None:
+    """Refuse a ``BuildConfig.hand_labelled_split`` that is not a split name or ``""``."""
+    if value not in ("train", "validation", "test", ""):
+        raise ConfigError(f'{where}: expected one of train, validation, test or "", got {value!r}')
 
 
 def load_config(path: str | Path | None, cls: type = PipelineConfig) -> Any:

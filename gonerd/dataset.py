@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gonerd.config import BuildConfig
+from gonerd.config import BuildConfig, check_hand_labelled_split
 from gonerd.conll import iob2_errors
 from gonerd.errors import ConfigError, InputError
 from gonerd.label.merge import is_whitespace
@@ -94,8 +94,7 @@ def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str
     if any(r < 0 for r in ratios.values()) or sum(ratios.values()) <= 0:
         raise ConfigError(f"build: split ratios must be >= 0 and not all 0, got {ratios}")
     pinned_to = config.hand_labelled_split
-    if pinned_to and pinned_to not in SPLITS:
-        raise ConfigError(f"build.hand_labelled_split: expected one of {', '.join(SPLITS)} or \"\", got {pinned_to!r}")
+    check_hand_labelled_split(pinned_to, "build.hand_labelled_split")
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     hand = [r for r in rows if r["label_source"].startswith("human:")] if pinned_to else []
     if hand:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import datasets
 import pytest
@@ -186,3 +187,13 @@ def test_hand_labelled_documents_are_their_split_and_the_others_share_the_other_
     assert {r["id"] for r in only["validation"]} == human and len(only["train"]) + len(only["test"]) == 61
     with pytest.raises(ConfigError, match="hand_labelled_split: expected one of train, validation, test"):
         split_documents(rows, BuildConfig(hand_labelled_split="dev"))
+
+
+def test_a_bad_hand_labelled_split_is_refused_before_anything_is_written(tmp_path, capsys):
+    from gonerd.cli import main
+
+    pages = Path(__file__).resolve().parents[1] / "gonerd" / "sample" / "pages.jsonl"
+    assert main(["build", str(pages), "--out", str(tmp_path / "b"), "--set", "build.hand_labelled_split=dev",
+                 "--quiet"]) == 2
+    assert 'hand_labelled_split: expected one of train, validation, test or "", got \'dev\'' in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
