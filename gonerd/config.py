@@ -251,9 +251,10 @@ class BuildConfig:
     validation: float = field(default=0.1, metadata=bounds(0))
     test: float = field(default=0.1, metadata=bounds(0))
     seed: int = 0
-    # When some documents' labels were made by a person (``label_source`` ``human:…``), this split is exactly
-    # those documents, as GONERD's test split is its hand-labelled documents; the others are dealt to the
-    # other splits by their ratios. "" deals them like every other document.
+    # When some but not all documents' labels were made by a person (``label_source`` ``human:…``), this split
+    # is exactly those documents, as GONERD's test split is its hand-labelled documents; the others are dealt
+    # to the other splits by their ratios. "" deals them like every other document, as does a build whose
+    # documents are all hand-labelled (an annotation export).
     hand_labelled_split: str = "test"
     # Domains with fewer documents than this are pooled into one stratum of small domains.
     min_domain_docs: int = _positive(2)

@@ -86,9 +86,9 @@ def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str
     (the pool last), shuffled within, and each document goes to the split with the largest deficit:
     the stratum's own deficit (so every domain is spread in proportion) plus the overall deficit
     (so later strata even out the totals).
-    When some documents were labelled by a person, they are ``config.hand_labelled_split`` (GONERD's test
-    split is its hand-labelled documents) and the other documents are dealt to the other splits by
-    their ratios. The result depends only on the document ids, domains, label sources and the seed.
+    When some but not all documents were labelled by a person, they are ``config.hand_labelled_split``
+    (GONERD's test split is its hand-labelled documents) and the other documents are dealt to the other
+    splits by their ratios. The result depends only on the document ids, domains, label sources and the seed.
     """
     ratios = {"train": config.train, "validation": config.validation, "test": config.test}
     if any(r < 0 for r in ratios.values()) or sum(ratios.values()) <= 0:
@@ -97,7 +97,7 @@ def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str
     check_hand_labelled_split(pinned_to, "build.hand_labelled_split")
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     hand = [r for r in rows if r["label_source"].startswith("human:")] if pinned_to else []
-    if hand:
+    if hand and len(hand) < len(rows):  # when every document is hand-labelled (an annotation export) none is set apart
         out[pinned_to] = sorted(hand, key=lambda r: r["id"])
         rows = [r for r in rows if not r["label_source"].startswith("human:")]
         ratios[pinned_to] = 0.0  # the split is the hand-labelled documents; the others share the rest

@@ -185,6 +185,9 @@ def test_hand_labelled_documents_are_their_split_and_the_others_share_the_other_
     assert {r["id"] for r in spread["test"]} != {r["id"] for r in parts["test"]}
     only = split_documents(rows, BuildConfig(train=0.0, validation=1.0, test=0.0, hand_labelled_split="validation"))
     assert {r["id"] for r in only["validation"]} == human and len(only["train"]) + len(only["test"]) == 61
+    everyone = [{**r, "label_source": "human:gold"} for r in rows]  # an annotation export: dealt as usual
+    ids = {s: [r["id"] for r in part] for s, part in split_documents(everyone, BuildConfig(seed=1)).items()}
+    assert ids == {s: [r["id"] for r in part] for s, part in spread.items()}
     with pytest.raises(ConfigError, match="hand_labelled_split: expected one of train, validation, test"):
         split_documents(rows, BuildConfig(hand_labelled_split="dev"))
 
