@@ -98,8 +98,12 @@ def open_doc(page: Page, key: str) -> None:
 
 def drag(page: Page, first: int, last: int) -> None:
     """Select tokens ``first``..``last`` with the mouse, from inside the first word to inside the last."""
-    a = page.locator(f"#text .tok[data-i='{first}']").bounding_box()
-    b = page.locator(f"#text .tok[data-i='{last}']").bounding_box()
+    boxes = []
+    for i in (first, last):
+        token = page.locator(f"#text .tok[data-i='{i}']")
+        expect(token).to_be_visible()  # bounding_box() is None while the text is laid out again
+        boxes.append(token.bounding_box())
+    a, b = boxes
     page.mouse.move(a["x"] + 2, a["y"] + a["height"] / 2)
     page.mouse.down()
     page.mouse.move(b["x"] + b["width"] - 2, b["y"] + b["height"] / 2, steps=5)
