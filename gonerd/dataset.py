@@ -97,7 +97,8 @@ def split_documents(rows: list[dict[str, Any]], config: BuildConfig) -> dict[str
     check_hand_labelled_split(pinned_to, "build.hand_labelled_split")
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     hand = [r for r in rows if r["label_source"].startswith("human:")] if pinned_to else []
-    if hand and len(hand) < len(rows):  # when every document is hand-labelled (an annotation export) none is set apart
+    # when every document is hand-labelled (an annotation export) none is set apart
+    if hand and len(hand) < len(rows):
         out[pinned_to] = sorted(hand, key=lambda r: r["id"])
         rows = [r for r in rows if not r["label_source"].startswith("human:")]
         ratios[pinned_to] = 0.0  # the split is the hand-labelled documents; the others share the rest

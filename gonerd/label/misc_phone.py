@@ -13,16 +13,16 @@ table's "3 1 0 6 1 10" is not one). What the library does not find, small rules 
 * the UK text-relay prefix ``18001`` dialled before a number ("18001 0800 107 2149");
 * local numbers without an area code ("Contact: 624-6456; 225-8452"): shortly after a word that says
   phone numbers follow ("call", "tel", "phone", "contact", "fax", "newsroom", "desk", ...; at most 40
-  characters before, on the same line, or before the list of numbers it opens) the matcher runs again with leniency ``POSSIBLE``, which
-  accepts a number of a possible length for the region; elsewhere digit groups like these are too
-  often something else;
+  characters before, on the same line, or before the list of numbers it opens) the matcher runs again
+  with leniency ``POSSIBLE``, which accepts a number of a possible length for the region; elsewhere
+  digit groups like these are too often something else;
 * numbers the numbering plans no longer know, and country codes written without ``+`` — as in
   newswire contact lines ("London Newsroom +44 171 542 8062", "Bucharest Newsroom 40-1 3120264",
   "( 852 ) 2843 6368"): a run of digit groups (7–15 digits, the last group at least two) is a phone
   when it starts with ``+`` and a country code libphonenumber knows, or, shortly after a phone cue,
   when it is a possible number of the default region or its first group (at most 5 digits) opens with
-  a known country code; dates and runs opening with a year are not phones. Such a run replaces the shorter numbers the matcher found inside it
-  ("( 6221 ) 384-6364", not "384-6364"). Runs are split at a range suffix ("926-3590-4 1 (876)
+  a known country code; dates and runs opening with a year are not phones. Such a run replaces the
+  shorter numbers the matcher found inside it ("( 6221 ) 384-6364", not "384-6364"). Runs are split at a range suffix ("926-3590-4 1 (876)
   926-3740" is two numbers) and lose parentheses that enclose the whole number.
 """
 
@@ -88,7 +88,7 @@ class PhoneFinder:
                                                          leniency=phonenumbers.Leniency.POSSIBLE):
                     at = line.start() + m.start
                     if sum(c.isdigit() for c in m.raw_string) >= _MIN_LOCAL_DIGITS and _cued(unprefixed, at):
-                        found.append((line.start() + m.start, line.start() + m.end))
+                        found.append((at, line.start() + m.end))
         found += [(m.start(), m.end()) for m in _VANITY.finditer(text) if self.valid_vanity(m.group())]
         runs = [(a, b) for a, b in digit_runs(unprefixed) if _RUN_DIGITS[0] <= _digit_count(unprefixed, a, b)
                 and self.phone_run(unprefixed[a:b], _cued(unprefixed, a))]
@@ -105,10 +105,11 @@ class PhoneFinder:
         default region, or a run whose first group opens with a known country code."""
         import phonenumbers
 
-        digits = re.sub(r"\D", "", run)
+        groups = re.findall(r"\d+", run)
+        digits = "".join(groups)
         if _DATE.fullmatch(run) or re.match(r"(?:19|20)\d\d\D", run):
             return False  # a date, or a year opens it: "2016-2019", "2019 18.54"
-        if not _RUN_DIGITS[0] <= len(digits) <= _RUN_DIGITS[1] or len(re.findall(r"\d+", run)[-1]) < 2:
+        if not _RUN_DIGITS[0] <= len(digits) <= _RUN_DIGITS[1] or len(groups[-1]) < 2:
             return False
         if re.match(r"\(?\s?\+[1-9]", run):
             return _country_code(digits) is not None
@@ -119,7 +120,6 @@ class PhoneFinder:
                 return True
         except phonenumbers.NumberParseException:
             pass
-        groups = re.findall(r"\d+", run)
         first = groups[0]
         if len(groups) < 2 or len(first) > 5:
             return False  # one long group is an identifier ("PMID 15692073"), not a number with its code
@@ -188,8 +188,10 @@ def _country_code(digits: str) -> str | None:
     """The country calling code ``digits`` opens with (1–3 digits), if libphonenumber knows one."""
     import phonenumbers
 
-    for n in (1, 2, 3):
-        if len(digits) >= n and digits[0] != "0" and phonenumbers.region_code_for_country_code(int(digits[:n])) != "ZZ":
+    if digits[:1] in ("", "0"):
+        return None  # no country calling code opens with 0
+    for n in range(1, min(3, len(digits)) + 1):
+        if phonenumbers.region_code_for_country_code(int(digits[:n])) != "ZZ":
             return digits[:n]
     return None
 
