@@ -127,6 +127,26 @@ def test_long_document_is_drawn_in_full(page: Page, server: str) -> None:
     assert page.evaluate("window.gonerdRenderMs") > 0
 
 
+def test_only_the_last_document_asked_for_is_drawn(page: Page, server: str) -> None:
+    """A slow answer for an earlier request (the page's own first open, say) must not replace a later one."""
+    log_in(page, server, "bob")
+    expect(page.locator("#text[data-ready='1']")).to_have_count(1)
+    ids = {item["key"]: item["document"] for item in page.evaluate("queueItems")}
+    page.evaluate("""async ([slow, fast]) => {
+      const real = api;
+      api = async (method, path, body) => {
+        const answer = await real(method, path, body);
+        if (path === `/api/documents/${slow}`) await new Promise((resolve) => setTimeout(resolve, 400));
+        return answer;
+      };
+      try { await Promise.all([openDocument(slow), openDocument(fast)]); } finally { api = real; }
+    }""", [ids["long"], ids["lines"]])
+    expect(page.locator("#doc-title")).to_contain_text("lines")
+    expect(page.locator("#text[data-ready='1']")).to_have_count(1)
+    assert page.locator("#text .tok").count() == 13
+    expect(page.locator("#queue button[aria-current='true']")).to_contain_text("lines")
+
+
 def test_keyboard_and_mouse_annotation_survives_reload(page: Page, server: str) -> None:
     log_in(page, server, "alice")
     open_doc(page, "lines")

@@ -87,7 +87,10 @@ function acceptAgreed() {
 }
 
 async function openDocument(docId) {
-  current = await api("GET", `/api/adjudication/${docId}`);
+  const ticket = editor.request();
+  const answer = await api("GET", `/api/adjudication/${docId}`);
+  if (!editor.latest(ticket)) return;
+  current = answer;
   document.getElementById("doc-title").textContent = `${current.project} · ${current.key}`;
   document.getElementById("accept-agreed").disabled = false;
   document.getElementById("done").disabled = false;
@@ -104,6 +107,7 @@ async function openDocument(docId) {
   }
   current.prelabels.sort((a, b) => a[0] - b[0]);
   await editor.load(current);
+  if (!editor.latest(ticket)) return;
   for (const row of rows(current).rows) {
     if (!row.agreed) for (let i = row.start; i < row.end; i++) editor.tokens[i].classList.add("disagree");
   }

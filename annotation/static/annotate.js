@@ -25,11 +25,13 @@ async function refreshQueue(openId) {
 }
 
 async function openDocument(docId) {
+  const ticket = editor.request();
   const doc = await api("GET", `/api/documents/${docId}`);
+  if (!editor.latest(ticket)) return;
   document.getElementById("doc-title").textContent = `${doc.project} · ${doc.key}`;
   for (const id of ["done", "skip", "accept-all"]) document.getElementById(id).disabled = false;
   await editor.load(doc);
-  await refreshQueue(docId);
+  if (editor.latest(ticket)) await refreshQueue(docId);
 }
 
 async function finish(status) {

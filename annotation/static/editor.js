@@ -89,8 +89,20 @@ class Editor {
     this.version = 0;
     this.pending = [];
     this.saving = false;
+    this.requests = 0;        // documents asked for so far; only the latest answer is drawn
     this.container.addEventListener("mouseup", () => this.selectFromMouse());
     document.addEventListener("keydown", (event) => this.key(event));
+  }
+
+  // A document was asked for: the text is not ready from this moment, and the returned ticket tells
+  // whether a later request has overtaken this one (the page's own first open vs. a click, say).
+  request() {
+    delete this.container.dataset.ready;
+    return ++this.requests;
+  }
+
+  latest(ticket) {
+    return ticket === this.requests;
   }
 
   // Draw the first 1,500 tokens at once and the rest in the next frame; resolves when all is drawn.
