@@ -9,7 +9,9 @@ change the time) run on the same inputs. Each is timed on one random sequence pe
 inference mode, after a warm-up): ``--repeat`` rounds, each running every model once in turn, so that a
 change in the machine's load falls on all of them; the medians are reported, as wall time and as the
 process's CPU time (which a busy machine inflates less). Ratios are time / full-attention time
-(below 1: faster). ``--name`` chooses the result file (a measurement on a loaded machine can be kept
+(below 1: faster). Beside them, the LSG encoder's forward FLOPs over full attention's
+(:func:`lsg_flop_ratio`): the time ratio it would reach if its attention kernel did as much per score as
+the full one, the floor the block path works against. ``--name`` chooses the result file (a measurement on a loaded machine can be kept
 apart from the recorded one); ``--no-references`` times full attention and LSG only.
 
     python bench/bench_kd_attention.py [--lengths 512 1024 2048 4096] [--repeat 5] [--threads 2]
@@ -21,10 +23,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import math
 import time
 from pathlib import Path
 
 from common import print_table, save_result
+from scale_estimate import forward_flops_per_token
 
 
 def build_models(workdir: Path, max_length: int):
@@ -42,6 +46,30 @@ def build_models(workdir: Path, max_length: int):
     missing, unexpected = full.load_state_dict(state, strict=False)
     assert not unexpected and all(k.endswith("_ids") for k in missing), (missing, unexpected)
     return lsg, full
+
+
+def lsg_keys_per_token(config, tokens: int) -> float:
+    """Mean number of keys scored per token by :class:`kd.lsg.LsgBertModel` on an unpadded input of
+    ``tokens`` tokens: each block's keys as :func:`kd.lsg.block_key_rows` lays them out, plus the global
+    tokens' own rows over every key; below ``2 * block_size`` tokens, full attention with the globals."""
+    from kd.lsg import block_key_rows
+
+    g, block = config.num_global_tokens, config.block_size
+    if tokens <= 2 * block:
+        return tokens + g
+    n_blocks = math.ceil(tokens / block)
+    sparse = config.sparse_block_size if config.sparsity_type != "none" else 0
+    shape = (n_blocks, block, g, block // config.sparsity_factor, sparse)
+    scores = sum(len(rows) * block for _, rows in block_key_rows(*shape)) + g * (g + n_blocks * block)
+    return scores / tokens
+
+
+def lsg_flop_ratio(config, tokens: int) -> float:
+    """Forward FLOPs per token of the LSG encoder over those of full attention (``tokens`` keys) with the
+    same weights (:func:`scale_estimate.forward_flops_per_token`; pooling and softmax left out)."""
+    shape = (config.hidden_size, config.num_hidden_layers, config.intermediate_size)
+    return (forward_flops_per_token(*shape, lsg_keys_per_token(config, tokens))
+            / forward_flops_per_token(*shape, tokens))
 
 
 def same_size_references(config, max_length: int) -> dict:
@@ -101,15 +129,16 @@ def main() -> None:
         row = {"tokens": length, **{f"{k}_s": round(v, 4) for k, v in seconds.items()},
                **{f"{k}_ratio": round(v / seconds["full"], 3) for k, v in seconds.items() if k != "full"},
                **{f"{k}_cpu_s": round(v, 4) for k, v in cpu.items()},
-               **{f"{k}_cpu_ratio": round(v / cpu["full"], 3) for k, v in cpu.items() if k != "full"}}
+               **{f"{k}_cpu_ratio": round(v / cpu["full"], 3) for k, v in cpu.items() if k != "full"},
+               "LSG_flop_ratio": round(lsg_flop_ratio(lsg.config, length), 3)}
         rows.append(row)
         table.append((f"{length:,}", *(f"{v:.3f}" for v in seconds.values()),
                       *(f"{v / seconds['full']:.2f} ({cpu[k] / cpu['full']:.2f})" for k, v in seconds.items()
-                        if k != "full")))
+                        if k != "full"), f"{row['LSG_flop_ratio']:.2f}"))
     names = list(models)
     print_table(f"MiniLM-L6-sized encoder forward, batch 1 (seconds, median of {args.repeat} interleaved rounds; "
-                "ratios of wall time, of CPU time in brackets)", table,
-                ("tokens", *(f"{n} s" for n in names), *(f"{n} / full" for n in names[1:])))
+                "ratios of wall time, of CPU time in brackets; LSG FLOPs / full FLOPs last)", table,
+                ("tokens", *(f"{n} s" for n in names), *(f"{n} / full" for n in names[1:]), "LSG FLOP ratio"))
     last = rows[-1]
     path = save_result(args.name, {"model": "BertModel sdpa, positions tiled", "seconds": last["full_s"],
                                             "tokens": last["tokens"]},
