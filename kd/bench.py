@@ -3,7 +3,10 @@
 Each (model, length) is measured in a fresh Python process, so peak memory is that model's alone:
 the resident-set high-water mark (``ru_maxrss``) on CPU, ``torch.cuda.max_memory_allocated`` when a
 GPU is present. Time is the median of ``repeat`` forward passes of the encoder (no head) on one
-batch of random token ids, after a warm-up pass, with a fixed number of threads. A row where the
+batch of random token ids, after a warm-up pass, with a fixed number of threads. A student's time ratio
+is measured apart, in one more fresh process holding the teacher and the student, timed in turns
+(:func:`measure_pair`): two processes minutes apart see different loads on a shared machine, and
+their ratio drifted by ±0.07 between two runs of the same table. A row where the
 architecture runs full attention at that length (BigBird below its block-sparse minimum, LSG at
 two blocks or less, Nyströmformer with as many landmarks as tokens) says so. A full-attention BERT
 with fewer positions than the length gets its position table tiled in memory, as conversion does.
@@ -12,6 +15,7 @@ with fewer positions than the length gets its position table tiled in memory, as
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import statistics
@@ -57,19 +61,14 @@ def _extend_positions(model, length: int) -> None:
     model.config.max_position_embeddings = length
 
 
-def measure(path: str, length: int, batch_size: int = 1, repeat: int = 5, threads: int = 2) -> dict[str, Any]:
-    """Parameters, seconds per batch (median, all runs) and peak memory of the encoder at ``path``.
-
-    Meant to run alone in its process (see :func:`measure_in_subprocess`): the peak is the process's.
-    """
+def _load_encoder(path: str, length: int):
+    """The encoder at ``path`` ready to run ``length`` tokens on the best device, or the reason it cannot."""
     import torch
     from transformers import AutoModel
 
     import kd.lsg  # noqa: F401  (registers lsg_bert)
-    from kd.model import full_attention_note, position_limit, resolve_model_path
+    from kd.model import position_limit, resolve_model_path
 
-    torch.set_num_threads(threads)
-    cuda = torch.cuda.is_available()
     model = AutoModel.from_pretrained(str(resolve_model_path(path))).eval()
     if model.config.model_type == "nystromformer":
         from kd.nystrom import patch_nystromformer
@@ -80,24 +79,50 @@ def measure(path: str, length: int, batch_size: int = 1, repeat: int = 5, thread
     if model.config.model_type == "bert":
         _extend_positions(model, length)
     if position_limit(model.config) < length:
-        return {"skipped": f"the model has {position_limit(model.config)} positions"}
-    device = torch.device("cuda" if cuda else "cpu")
-    model.to(device)
+        return f"the model has {position_limit(model.config)} positions"
+    return model.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def _timed_call(model, batch_size: int, length: int):
+    """A function running ``model`` on one fixed batch of random ids and returning its seconds."""
+    import torch
+
+    cuda = torch.cuda.is_available()
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(1000 if model.config.vocab_size > 2000 else 5, model.config.vocab_size, (batch_size, length),
-                        generator=gen).to(device)
+                        generator=gen).to(model.device)
     mask = torch.ones_like(ids)
-    times = []
-    with torch.inference_mode():
-        for i in range(repeat + 1):
-            if cuda:
-                torch.cuda.synchronize()
-            start = time.perf_counter()
+
+    def call() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.inference_mode():
             model(input_ids=ids, attention_mask=mask)
-            if cuda:
-                torch.cuda.synchronize()
-            if i:  # the first pass warms caches and allocators up
-                times.append(time.perf_counter() - start)
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    return call
+
+
+def measure(path: str, length: int, batch_size: int = 1, repeat: int = 5, threads: int = 2) -> dict[str, Any]:
+    """Parameters, seconds per batch (median, all runs) and peak memory of the encoder at ``path``.
+
+    Meant to run alone in its process (see :func:`measure_in_subprocess`): the peak is the process's.
+    """
+    import torch
+
+    from kd.model import full_attention_note
+
+    torch.set_num_threads(threads)
+    cuda = torch.cuda.is_available()
+    model = _load_encoder(path, length)
+    if isinstance(model, str):
+        return {"skipped": model}
+    call = _timed_call(model, batch_size, length)
+    call()  # the first pass warms caches and allocators up
+    times = [call() for _ in range(repeat)]
     peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if cuda
                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return {"params_m": sum(p.numel() for p in model.parameters()) / 1e6, "seconds": statistics.median(times),
@@ -105,16 +130,52 @@ def measure(path: str, length: int, batch_size: int = 1, repeat: int = 5, thread
             "full_attention": full_attention_note(model.config, length)}
 
 
-def measure_in_subprocess(path: str, length: int, *, batch_size: int, repeat: int, threads: int,
-                          timeout: float = 3600) -> dict[str, Any]:
-    """:func:`measure` in a fresh interpreter; its JSON result, or ``{"error": ...}`` when it failed."""
-    code = ("import json, sys; from kd.bench import measure; "
-            f"print(json.dumps(measure({path!r}, {length}, {batch_size}, {repeat}, {threads})))")
+def measure_pair(teacher: str, student: str, length: int, batch_size: int = 1, repeat: int = 5,
+                 threads: int = 2, min_seconds: float = 5.0) -> dict[str, Any]:
+    """Median seconds of ``teacher`` and ``student`` timed in turns in this process (the order swapped
+    every round, after one warm-up pass each) and the student/teacher ratio of those medians.
+
+    At least ``repeat`` rounds, more while they fit in ``min_seconds``: a short input's passes take a
+    tenth of a second, and five of them left the ratio of one pair anywhere between 0.50 and 0.57."""
+    import torch
+
+    torch.set_num_threads(threads)
+    models = {"teacher": _load_encoder(teacher, length), "student": _load_encoder(student, length)}
+    if skipped := [f"{role}: {m}" for role, m in models.items() if isinstance(m, str)]:
+        return {"skipped": "; ".join(skipped)}
+    calls = {role: _timed_call(model, batch_size, length) for role, model in models.items()}
+    warm = sum(call() for call in calls.values())
+    rounds = max(repeat, math.ceil(min_seconds / warm))
+    times: dict[str, list[float]] = {role: [] for role in calls}
+    for i in range(rounds):
+        for role in (("teacher", "student") if i % 2 == 0 else ("student", "teacher")):
+            times[role].append(calls[role]())
+    medians = {role: statistics.median(t) for role, t in times.items()}
+    return {"teacher_seconds": medians["teacher"], "student_seconds": medians["student"],
+            "time_ratio": medians["student"] / medians["teacher"], "rounds": rounds}
+
+
+def _in_subprocess(call: str, threads: int, timeout: float) -> dict[str, Any]:
+    """The JSON result of the ``kd.bench`` call ``call`` run in a fresh interpreter, or ``{"error": ...}``."""
+    code = f"import json; from kd.bench import *; print(json.dumps({call}))"
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_in_subprocess(path: str, length: int, *, batch_size: int, repeat: int, threads: int,
+                          timeout: float = 3600) -> dict[str, Any]:
+    """:func:`measure` in a fresh interpreter; its JSON result, or ``{"error": ...}`` when it failed."""
+    return _in_subprocess(f"measure({path!r}, {length}, {batch_size}, {repeat}, {threads})", threads, timeout)
+
+
+def measure_pair_in_subprocess(teacher: str, student: str, length: int, *, batch_size: int, repeat: int,
+                               threads: int, timeout: float = 3600) -> dict[str, Any]:
+    """:func:`measure_pair` in a fresh interpreter; its JSON result, or ``{"error": ...}`` when it failed."""
+    return _in_subprocess(f"measure_pair({teacher!r}, {student!r}, {length}, {batch_size}, {repeat}, {threads})",
+                          threads, timeout)
 
 
 def parse_models(pairs: Sequence[str], baselines: Sequence[str], workdir: Path) -> list[BenchModel]:
@@ -144,21 +205,30 @@ def parse_models(pairs: Sequence[str], baselines: Sequence[str], workdir: Path) 
 
 def run_bench(models: Sequence[BenchModel], lengths: Sequence[int] = LENGTHS, *, batch_size: int = 1,
               repeat: int = 5, threads: int = 2, progress: bool = True) -> list[dict[str, Any]]:
-    """One result per model and length, with the student/teacher time and memory ratios filled in."""
+    """One result per model and length; a student's also holds ``pair`` (:func:`measure_pair`), whose
+    ratio is its ``time_ratio``, and its peak-memory ratio to the teacher."""
     from tqdm.auto import tqdm
 
-    results = []
-    jobs = [(m, n) for m in models for n in lengths]
-    for model, length in tqdm(jobs, desc="kd bench", disable=not progress):
-        res = measure_in_subprocess(model.path, length, batch_size=batch_size, repeat=repeat, threads=threads)
-        results.append({"model": model.name, "role": model.role, "teacher": model.teacher, "length": length, **res})
-    by_key = {(r["model"], r["length"]): r for r in results}
-    for r in results:
-        t = by_key.get((r["teacher"], r["length"])) if r["teacher"] else None
-        if t and "seconds" in r and "seconds" in t:
-            r["time_ratio"] = r["seconds"] / t["seconds"]
-            r["memory_ratio"] = r["peak_mb"] / t["peak_mb"]
-    return results
+    single = [(m, n) for m in models for n in lengths]
+    pairs = [(m, n) for m in models if m.teacher for n in lengths]
+    paths = {m.name: m.path for m in models}
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    with tqdm(total=len(single) + len(pairs), desc="kd bench", disable=not progress) as bar:
+        for model, length in single:
+            res = measure_in_subprocess(model.path, length, batch_size=batch_size, repeat=repeat, threads=threads)
+            results[model.name, length] = {"model": model.name, "role": model.role, "teacher": model.teacher,
+                                           "length": length, **res}
+            bar.update()
+        for model, length in pairs:
+            row, teacher = results[model.name, length], results[model.teacher, length]
+            if "seconds" in row and "seconds" in teacher:
+                row["pair"] = measure_pair_in_subprocess(paths[model.teacher], model.path, length,
+                                                         batch_size=batch_size, repeat=repeat, threads=threads)
+                if "time_ratio" in row["pair"]:
+                    row["time_ratio"] = row["pair"]["time_ratio"]
+                row["memory_ratio"] = row["peak_mb"] / teacher["peak_mb"]
+            bar.update()
+    return list(results.values())
 
 
 def table2_markdown(results: Sequence[dict[str, Any]], lengths: Sequence[int]) -> str:
@@ -186,6 +256,8 @@ def table2_markdown(results: Sequence[dict[str, Any]], lengths: Sequence[int]) -
                 notes.append(f"{name} @{n}: {r.get('skipped') or r.get('error')}")
         lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
+    if any("pair" in r for r in results):
+        text += "\nTime ratios: student and teacher timed in turns in one process (seconds: each alone).\n"
     if notes:
         text += "\n* runs full attention at this length.\n" + "".join(f"- {n}\n" for n in dict.fromkeys(notes))
     return text

@@ -27,11 +27,29 @@ def test_cli_measures_teacher_student_and_baseline(tmp_path):
     assert set(rows) == {("bert", 96), ("lsg", 96), ("lsg student", 96)}
     teacher, student = rows[("lsg", 96)], rows[("lsg student", 96)]
     assert student["params_m"] < teacher["params_m"] and len(student["seconds_all"]) == 2
-    assert student["time_ratio"] == student["seconds"] / teacher["seconds"] and student["peak_mb"] > 0
+    pair = student["pair"]  # the ratio comes from the two timed in turns in one process
+    assert student["time_ratio"] == pair["student_seconds"] / pair["teacher_seconds"] and student["peak_mb"] > 0
+    assert student["memory_ratio"] == student["peak_mb"] / teacher["peak_mb"]
     assert not rows[("lsg", 96)]["full_attention"]
     assert "error" not in rows[("bert", 96)]  # 64 positions tiled to 96 in memory
     assert report["models"][2]["path"].endswith("every other layer (untrained)")
-    assert "↳ student" in done.stdout
+    assert "↳ student" in done.stdout and "timed in turns in one process" in done.stdout
+
+
+def test_a_pair_is_timed_in_turns_and_a_short_model_is_skipped(tmp_path):
+    from kd.bench import measure_pair
+    from kd.student import init_student
+
+    words = conll_words(TRAIN)
+    lsg = build_lsg_dir(tmp_path / "lsg", words)
+    student = init_student(str(lsg), tmp_path / "student")
+    pair = measure_pair(str(lsg), str(student), 96, repeat=3, threads=1, min_seconds=0)
+    assert pair["time_ratio"] == pair["student_seconds"] / pair["teacher_seconds"] and 0 < pair["time_ratio"] < 1.5
+    assert pair["rounds"] == 3
+    assert measure_pair(str(lsg), str(student), 96, repeat=3, threads=1, min_seconds=1.0)["rounds"] > 3
+    bert = build_model_dir(tmp_path / "bert", words)  # 64 positions, tiled to 96 as in measure()
+    assert "skipped" not in measure_pair(str(bert), str(student), 96, repeat=1, threads=1)
+    assert measure_pair(str(lsg), str(student), 10**6, repeat=1, threads=1)["skipped"].startswith("teacher: ")
 
 
 def test_short_inputs_that_run_full_attention_are_marked(tmp_path):
