@@ -6,7 +6,7 @@ GPU is present. Time is the median of ``repeat`` forward passes of the encoder (
 batch of random token ids, after a warm-up pass, with a fixed number of threads. A student's time ratio
 is measured apart, in one more fresh process holding the teacher and the student, timed in turns
 (:func:`measure_pair`): two processes minutes apart see different loads on a shared machine, and
-their ratio drifted by ±0.07 between two runs of the same table. A row where the
+their ratio moved by up to 0.09 between two runs of the same table. A row where the
 architecture runs full attention at that length (BigBird below its block-sparse minimum, LSG at
 two blocks or less, Nyströmformer with as many landmarks as tokens) says so. A full-attention BERT
 with fewer positions than the length gets its position table tiled in memory, as conversion does.
@@ -136,7 +136,7 @@ def measure_pair(teacher: str, student: str, length: int, batch_size: int = 1, r
     every round, after one warm-up pass each) and the student/teacher ratio of those medians.
 
     At least ``repeat`` rounds, more while they fit in ``min_seconds``: a short input's passes take a
-    tenth of a second, and five of them left the ratio of one pair anywhere between 0.50 and 0.57."""
+    tenth of a second, and a handful of them leaves the ratio to a moment's load on a shared machine."""
     import torch
 
     torch.set_num_threads(threads)
@@ -155,9 +155,9 @@ def measure_pair(teacher: str, student: str, length: int, batch_size: int = 1, r
             "time_ratio": medians["student"] / medians["teacher"], "rounds": rounds}
 
 
-def _in_subprocess(call: str, threads: int, timeout: float) -> dict[str, Any]:
-    """The JSON result of the ``kd.bench`` call ``call`` run in a fresh interpreter, or ``{"error": ...}``."""
-    code = f"import json; from kd.bench import *; print(json.dumps({call}))"
+def _in_subprocess(function: str, args: tuple, threads: int, timeout: float) -> dict[str, Any]:
+    """The JSON result of ``kd.bench.<function>(*args)`` run in a fresh interpreter, or ``{"error": ...}``."""
+    code = f"import json; from kd.bench import {function}; print(json.dumps({function}{args!r}))"
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
     if done.returncode != 0:
@@ -168,14 +168,13 @@ def _in_subprocess(call: str, threads: int, timeout: float) -> dict[str, Any]:
 def measure_in_subprocess(path: str, length: int, *, batch_size: int, repeat: int, threads: int,
                           timeout: float = 3600) -> dict[str, Any]:
     """:func:`measure` in a fresh interpreter; its JSON result, or ``{"error": ...}`` when it failed."""
-    return _in_subprocess(f"measure({path!r}, {length}, {batch_size}, {repeat}, {threads})", threads, timeout)
+    return _in_subprocess("measure", (path, length, batch_size, repeat, threads), threads, timeout)
 
 
 def measure_pair_in_subprocess(teacher: str, student: str, length: int, *, batch_size: int, repeat: int,
                                threads: int, timeout: float = 3600) -> dict[str, Any]:
     """:func:`measure_pair` in a fresh interpreter; its JSON result, or ``{"error": ...}`` when it failed."""
-    return _in_subprocess(f"measure_pair({teacher!r}, {student!r}, {length}, {batch_size}, {repeat}, {threads})",
-                          threads, timeout)
+    return _in_subprocess("measure_pair", (teacher, student, length, batch_size, repeat, threads), threads, timeout)
 
 
 def parse_models(pairs: Sequence[str], baselines: Sequence[str], workdir: Path) -> list[BenchModel]:
