@@ -71,6 +71,20 @@ def dev_by_epoch(metrics_path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def portable_paths(value: Any) -> Any:
+    """``value`` (a config as plain data) with every absolute path written as :func:`kd.config.portable_path`
+    shows it, so a record committed to the repository names no path of the machine it ran on."""
+    from kd.config import portable_path
+
+    if isinstance(value, dict):
+        return {k: portable_paths(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(portable_paths(v) for v in value)
+    if isinstance(value, str) and os.path.isabs(value):
+        return portable_path(value)
+    return value
+
+
 def run_record(name: str, config: Any, summary: dict[str, Any], metrics_path: Path, *,
                num_processes: int = 1, argv: list[str] | None = None) -> dict[str, Any]:
     """The record of one finished run (``config`` a dataclass, ``summary`` the command's own summary)."""
@@ -80,7 +94,7 @@ def run_record(name: str, config: Any, summary: dict[str, Any], metrics_path: Pa
         "command": " ".join([Path(sys.argv[0]).name, *args]),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git": CODE_COMMIT,
-        "config": dataclasses.asdict(config),
+        "config": portable_paths(dataclasses.asdict(config)),
         "machine": machine(num_processes),
         "versions": library_versions(),
         "train": summary,

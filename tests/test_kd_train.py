@@ -64,6 +64,17 @@ def test_run_record_is_written_by_the_command(trained, tmp_path):
     assert again["dev_by_epoch"] == [] and again["command"].endswith("kd train-ner")
 
 
+def test_a_record_names_no_absolute_path(monkeypatch, tmp_path):
+    from kd.record import portable_paths
+
+    monkeypatch.setenv("GONERD_DATA", str(tmp_path / "data"))
+    config = {"data": {"train": str(tmp_path / "data" / "conll2003" / "eng.train"), "dev": "relative/eng.testa"},
+              "model": str(Path.cwd() / "bench" / "m"), "labels": ["PER", "ORG"], "other": "/nowhere/known"}
+    assert portable_paths(config) == {"data": {"train": "${GONERD_DATA}/conll2003/eng.train",
+                                               "dev": "relative/eng.testa"},
+                                      "model": "bench/m", "labels": ["PER", "ORG"], "other": "/nowhere/known"}
+
+
 def test_rerun_resumes_after_the_last_finished_epoch(trained, capsys):
     from kd.train import train_ner
 
