@@ -11,8 +11,9 @@ change in the machine's load falls on all of them; the medians are reported, as 
 process's CPU time (which a busy machine inflates less). Ratios are time / full-attention time
 (below 1: faster). Beside them, the LSG encoder's forward FLOPs over full attention's
 (:func:`lsg_flop_ratio`): the time ratio it would reach if its attention kernel did as much per score as
-the full one, the floor the block path works against. ``--name`` chooses the result file (a measurement on a loaded machine can be kept
-apart from the recorded one); ``--no-references`` times full attention and LSG only.
+the full one, the floor the block path works against. ``--name`` chooses the result file (a measurement
+on a loaded machine can be kept apart from the recorded one); ``--no-references`` times full attention
+and LSG only.
 
     python bench/bench_kd_attention.py [--lengths 512 1024 2048 4096] [--repeat 5] [--threads 2]
                                        [--name kd_attention_lsg] [--no-references]
@@ -21,9 +22,9 @@ apart from the recorded one); ``--no-references`` times full attention and LSG o
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
-import math
 import time
 from pathlib import Path
 

@@ -303,7 +303,8 @@ def _minutes(summary: dict[str, Any] | None) -> str:
 
 def markdown(archs: dict[str, dict[str, Any]]) -> str:
     """Table 6 (F1 × 100 per arch: teacher, distilled student, undistilled control, and the converted
-    model before pretraining once scored; retention against the teacher) and the MLM table (held-out loss at 512 and 4,096 tokens before → after, tokens, wall time)."""
+    model before pretraining once scored; retention against the teacher) and the MLM table (held-out
+    loss at 512 and 4,096 tokens before → after, tokens, wall time)."""
     types = ("PER", "ORG", "LOC", "MISC", "ALL")
     lines = ["| model | testb " + " | ".join(types[:-1]) + " | testb ALL | retention % | CoNLL++ ALL | retention % "
              "| GONERD test ALL | retention % | fine-tune min (CoNLL / GONERD) |",

@@ -22,8 +22,9 @@ table's "3 1 0 6 1 10" is not one). What the library does not find, small rules 
   when it starts with ``+`` and a country code libphonenumber knows, or, shortly after a phone cue,
   when it is a possible number of the default region or its first group (at most 5 digits) opens with
   a known country code; dates and runs opening with a year are not phones. Such a run replaces the
-  shorter numbers the matcher found inside it ("( 6221 ) 384-6364", not "384-6364"). Runs are split at a range suffix ("926-3590-4 1 (876)
-  926-3740" is two numbers) and lose parentheses that enclose the whole number.
+  shorter numbers the matcher found inside it ("( 6221 ) 384-6364", not "384-6364"). Runs are split at
+  a range suffix ("926-3590-4 1 (876) 926-3740" is two numbers) and lose parentheses that enclose the
+  whole number.
 """
 
 from __future__ import annotations
