@@ -29,6 +29,11 @@ tables there too, nothing in bench/results), to check the chain in minutes.
 
     python bench/kd_ctd.py --arch lsg longformer [bigbird nystromformer] [--threads 2] [--no-gonerd]
     python bench/kd_ctd.py --arch lsg --smoke --threads 1
+
+On two cores, a second process can take stages that do not wait on the first one's, one thread each: beside
+a chain distilling, ``--arch longformer --only conll_teacher conll_converted`` fine-tunes the teacher and the
+converted model. Each stage runs under a lock in ``runs/ctd/locks/``, so a chain reaching a stage the other
+process is running waits for it instead of running it twice.
 """
 
 from __future__ import annotations
@@ -114,17 +119,81 @@ def check_same_budget(pretrain: Path, distill: Path) -> None:
         sys.exit(f"{pretrain} and {distill} differ in phases or max_tokens: give both the same budget")
 
 
-def stage(label: str, done: Path, *args: str) -> None:
-    """Run ``gonerd ARGS`` unless ``done`` exists; print the stage's progress and wall time."""
-    if done.exists():
-        print(f"[ctd] {label}: done, skipped ({done})", flush=True)
-        return
-    print(f"[ctd] {label}: started {dt.datetime.now(dt.timezone.utc):%H:%M:%S} UTC", flush=True)
-    start = time.time()
-    gonerd(*args)
-    if not done.exists():
-        sys.exit(f"[ctd] {label}: the command finished without writing {done}")
-    print(f"[ctd] {label}: finished in {(time.time() - start) / 60:.1f} min", flush=True)
+@dataclass(frozen=True)
+class Stages:
+    """Which stages this process runs (``only``: stage names, every stage when ``None``) and where their locks
+    are: a stage is run under ``locks/<arch>_<name>.lock`` holding the runner's pid, so two processes of the
+    chain on one machine (say the teacher's fine-tunes beside the distillation, one core each) never run the
+    same stage; one that reaches a stage another live process holds waits for it to finish."""
+
+    locks: Path
+    only: frozenset[str] | None = None
+    poll_seconds: float = 30.0
+
+    def wants(self, name: str) -> bool:
+        """Whether this process runs the stage ``name``."""
+        return self.only is None or name in self.only
+
+    def run(self, arch: str, name: str, done: Path, *args: str) -> None:
+        """Run ``gonerd ARGS`` unless ``done`` exists or the stage is not wanted; print progress and wall time."""
+        label = f"{arch} {name}".strip()
+        if not self.wants(name):
+            return
+        if done.exists():
+            print(f"[ctd] {label}: done, skipped ({done})", flush=True)
+            return
+        lock = self.locks / f"{arch or 'shared'}_{name}.lock"
+        while not take_lock(lock):
+            print(f"[ctd] {label}: run by process {lock.read_text().strip()}, waiting", flush=True)
+            while lock.exists() and not done.exists():
+                time.sleep(self.poll_seconds)
+            if done.exists():
+                print(f"[ctd] {label}: done by the other process ({done})", flush=True)
+                return
+        try:
+            print(f"[ctd] {label}: started {dt.datetime.now(dt.timezone.utc):%H:%M:%S} UTC", flush=True)
+            start = time.time()
+            gonerd(*args)
+            if not done.exists():
+                sys.exit(f"[ctd] {label}: the command finished without writing {done}")
+            print(f"[ctd] {label}: finished in {(time.time() - start) / 60:.1f} min", flush=True)
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def take_lock(lock: Path) -> bool:
+    """Create ``lock`` holding this process's pid; ``False`` when a live process holds it. A lock left by a
+    process that died (killed, machine restarted) is taken over."""
+    import os
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            holder = int(lock.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            holder = 0
+        if holder and holder != os.getpid() and process_alive(holder):
+            return False
+        lock.unlink(missing_ok=True)
+        return take_lock(lock)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    return True
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def role_models(layout: Layout, arch: str) -> dict[str, Path]:
@@ -140,15 +209,15 @@ def model_name(arch: str, role: str) -> str:
     return f"{arch} {role}"
 
 
-def run_mlm(layout: Layout, arch: str, threads: int) -> None:
+def run_mlm(layout: Layout, stages: Stages, arch: str, threads: int) -> None:
     """Stages 3–4: pretrain the converted teacher, then distil its half-depth student, on the shared corpus."""
     common = ["--corpus", str(layout.corpus), "--set", f"torch_threads={threads}", "--quiet", *layout.sets("mlm")]
     out = layout.out(arch, "pretrain")
-    stage(f"{arch} pretrain", out / "run.json", "kd", "pretrain", "--config", str(CONFIGS / "ctd_pretrain.toml"),
+    stages.run(arch, "pretrain", out / "run.json", "kd", "pretrain", "--config", str(CONFIGS / "ctd_pretrain.toml"),
           "--model", f"runs/minilm_{arch}", "--output-dir", str(out),
           "--set", f"record={layout.record(arch, 'pretrain')}", *common)
     out = layout.out(arch, "distill")
-    stage(f"{arch} distill", out / "run.json", "kd", "distill", "--task", "mlm", "--config",
+    stages.run(arch, "distill", out / "run.json", "kd", "distill", "--task", "mlm", "--config",
           str(CONFIGS / "ctd_distill.toml"), "--teacher", str(role_models(layout, arch)["teacher"]),
           "--output-dir", str(out), "--set", f"record={layout.record(arch, 'distill')}", *common)
 
@@ -190,6 +259,12 @@ def data_roles(data: str) -> tuple[str, ...]:
     return (*ROLES, REFERENCE) if data == "conll" else ROLES
 
 
+def stage_names() -> tuple[str, ...]:
+    """Every stage of one architecture's chain, in order (the choices of ``--only``)."""
+    return ("convert", "corpus", "pretrain", "distill", *(f"conll_{r}" for r in data_roles("conll")), "conll_eval",
+            *(f"gonerd_{r}" for r in data_roles("gonerd")), "gonerd_eval")
+
+
 def stale_report(path: Path, names: list[str]) -> bool:
     """Whether the ``kd eval`` report at ``path`` exists but lacks one of ``names`` (scored before a model
     was added to the chain): it is then scored again, from the saved models."""
@@ -197,7 +272,7 @@ def stale_report(path: Path, names: list[str]) -> bool:
     return report is not None and not set(names) <= {m["model"] for m in report.get("models", [])}
 
 
-def run_ner(layout: Layout, arch: str, data: str, threads: int) -> None:
+def run_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int) -> None:
     """Fine-tune every role of ``data`` (conll: from their MLM checkpoints; gonerd: from their CoNLL models)
     and score them in one ``kd eval`` report with retention against the teacher."""
     roles = data_roles(data)
@@ -205,7 +280,7 @@ def run_ner(layout: Layout, arch: str, data: str, threads: int) -> None:
         role: layout.out(arch, f"conll_{role}") / "best" for role in roles}
     for role in roles:
         out = layout.out(arch, f"{data}_{role}")
-        stage(f"{arch} {data} fine-tune {role}", out / "run.json", "kd", "train-ner", "--config",
+        stages.run(arch, f"{data}_{role}", out / "run.json", "kd", "train-ner", "--config",
               str(CONFIGS / f"ctd_{data}.toml"), "--model", str(starts[role]), "--output-dir", str(out),
               "--set", f"record={layout.record(arch, f'{data}_{role}')}", "--set", f"torch_threads={threads}",
               *([] if data == "conll" else ["--set", f"data.train={layout.gonerd_build}",
@@ -215,10 +290,10 @@ def run_ner(layout: Layout, arch: str, data: str, threads: int) -> None:
                                             "--name", model_name(arch, role))]
     limit = ["--limit", str(SMOKE_EVAL_LIMIT[data])] if layout.smoke else []
     path = layout.scores(arch, data)
-    if stale_report(path, [model_name(arch, role) for role in roles]):
+    if stages.wants(f"{data}_eval") and stale_report(path, [model_name(arch, role) for role in roles]):
         print(f"[ctd] {path} lacks a model of this chain: scored again", flush=True)
         path.unlink()
-    stage(f"{arch} {data} eval", path, "kd", "eval", *models, "--teacher", model_name(arch, "teacher"),
+    stages.run(arch, f"{data}_eval", path, "kd", "eval", *models, "--teacher", model_name(arch, "teacher"),
           *eval_arguments(data, layout.gonerd_build), *limit, "--torch-threads", str(threads), "--quiet", "--output", str(path),
           "--markdown", str(path.with_suffix(".md")))
 
@@ -351,6 +426,12 @@ def write_results(layout: Layout, archs: list[str]) -> None:
     print(f"\n[ctd] tables: {layout.results / 'kd_ctd.md'}\n\n{md}", flush=True)
 
 
+def recorded_archs(layout: Layout) -> list[str]:
+    """The architectures with at least one run record in ``layout`` (every chain's tables show them all,
+    whichever ``--arch`` the writing process was given)."""
+    return [arch for arch in ARCHS if any(layout.records.glob(f"{arch}_*.json"))]
+
+
 def corpus_inputs() -> list[Path]:
     """The MLM corpus documents under the data root: DOJ press releases (one record per release) and the
     LitBank excerpts (``brat/*.txt``); exits naming the missing path."""
@@ -368,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads of every training and evaluation")
     p.add_argument("--smoke", action="store_true", help="tiny budgets in runs/ctd_smoke (checks the chain in minutes)")
     p.add_argument("--no-gonerd", action="store_true", help="skip the GONERD fine-tuning and scoring")
+    p.add_argument("--only", nargs="+", choices=stage_names(), metavar="STAGE",
+                   help="run only these stages (e.g. conll_teacher conll_converted beside a chain that distils); "
+                        f"one of {', '.join(stage_names())}")
     args = p.parse_args(argv)
     if not (CONFIGS / "ctd_pretrain.toml").is_file():
         sys.exit("run from the repository root (bench/configs/ctd_pretrain.toml not found)")
@@ -382,17 +466,18 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.no_gonerd:
         print(f"[ctd] no GONERD build in {GONERD_BUILD}/ (run `make demo`): the GONERD fine-tuning is skipped",
               flush=True)
+    stages = Stages(layout.runs / "locks", frozenset(args.only) if args.only else None)
     for arch in args.arch:
-        stage(f"{arch} convert", Path(f"runs/minilm_{arch}") / "config.json", "kd", "convert", "--model", SOURCE,
-              "--attention", arch, "--max-length", "4096", "--output", f"runs/minilm_{arch}")
-    stage("corpus", layout.corpus / "corpus.json", "kd", "corpus", *map(str, corpus_inputs()), "--tokenizer", SOURCE,
-          "--out", str(layout.corpus), "--max-length", "4096", "--quiet")
+        stages.run(arch, "convert", Path(f"runs/minilm_{arch}") / "config.json", "kd", "convert", "--model", SOURCE,
+                   "--attention", arch, "--max-length", "4096", "--output", f"runs/minilm_{arch}")
+    stages.run("", "corpus", layout.corpus / "corpus.json", "kd", "corpus", *map(str, corpus_inputs()),
+               "--tokenizer", SOURCE, "--out", str(layout.corpus), "--max-length", "4096", "--quiet")
     for arch in args.arch:
-        run_mlm(layout, arch, args.threads)
-        run_ner(layout, arch, "conll", args.threads)
+        run_mlm(layout, stages, arch, args.threads)
+        run_ner(layout, stages, arch, "conll", args.threads)
         if with_gonerd:
-            run_ner(layout, arch, "gonerd", args.threads)
-        write_results(layout, args.arch)
+            run_ner(layout, stages, arch, "gonerd", args.threads)
+        write_results(layout, recorded_archs(layout))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -138,3 +139,69 @@ def test_the_gonerd_build_is_copied_once_so_every_architecture_trains_on_the_sam
     assert kd_ctd.snapshot_build(source, target) == first
     assert (target / "data" / "train-00000-of-00001.parquet").read_bytes() == b"first build"
     assert not target.with_name("gonerd_build.new").exists()
+
+
+def test_a_stage_held_by_a_live_process_is_waited_for_not_run_twice(tmp_path):
+    import subprocess
+    import threading
+
+    stages = kd_ctd.Stages(tmp_path / "locks", poll_seconds=0.05)
+    done = tmp_path / "out" / "run.json"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = stages.locks / "lsg_conll_teacher.lock"
+        lock.parent.mkdir()
+        lock.write_text(f"{holder.pid}\n")
+        assert not kd_ctd.take_lock(lock)
+        # The holder finishes its stage: the waiting process returns without running the command (which would
+        # fail: `gonerd no-such-command`).
+        finisher = threading.Timer(0.3, lambda: (done.parent.mkdir(), done.write_text("{}"), lock.unlink()))
+        finisher.start()
+        stages.run("lsg", "conll_teacher", done, "no-such-command")
+        finisher.join()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.read_text() == "{}"
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
+    import subprocess
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock = tmp_path / "locks" / "lsg_distill.lock"
+    lock.parent.mkdir()
+    lock.write_text(f"{gone.pid}\n")
+    assert not kd_ctd.process_alive(gone.pid) and kd_ctd.process_alive(os.getpid())
+    assert kd_ctd.take_lock(lock)
+    assert lock.read_text() == f"{os.getpid()}\n"
+
+
+def test_only_the_chosen_stages_run(tmp_path, capsys):
+    stages = kd_ctd.Stages(tmp_path / "locks", only=frozenset({"conll_teacher"}))
+    assert set(stages.only) <= set(kd_ctd.stage_names())
+    # Not chosen: skipped without running the command, without a lock.
+    stages.run("longformer", "distill", tmp_path / "distill" / "run.json", "no-such-command")
+    assert not (tmp_path / "locks").exists()
+    done = tmp_path / "conll_teacher" / "run.json"
+    done.parent.mkdir()
+    done.write_text("{}")
+    stages.run("longformer", "conll_teacher", done, "no-such-command")
+    assert "longformer conll_teacher: done, skipped" in capsys.readouterr().out
+
+
+def test_a_failed_stage_releases_its_lock(tmp_path):
+    stages = kd_ctd.Stages(tmp_path / "locks")
+    with pytest.raises(SystemExit):
+        stages.run("lsg", "conll_eval", tmp_path / "never.json", "no-such-command")
+    assert not (tmp_path / "locks" / "lsg_conll_eval.lock").exists()
+
+
+def test_the_tables_show_every_architecture_with_a_record(tmp_path):
+    layout = kd_ctd.Layout(tmp_path / "runs", tmp_path / "records", tmp_path / "results", smoke=True)
+    layout.records.mkdir()
+    assert kd_ctd.recorded_archs(layout) == []
+    layout.record("longformer", "pretrain").write_text("{}")
+    layout.scores("lsg", "conll").write_text("{}")
+    assert kd_ctd.recorded_archs(layout) == ["lsg", "longformer"]
