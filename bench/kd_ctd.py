@@ -382,7 +382,7 @@ def markdown(archs: dict[str, dict[str, Any]]) -> str:
     loss at 512 and 4,096 tokens before → after, tokens, wall time)."""
     types = ("PER", "ORG", "LOC", "MISC", "ALL")
     lines = ["| model | testb " + " | ".join(types[:-1]) + " | testb ALL | retention % | CoNLL++ ALL | retention % "
-             "| GONERD test ALL | retention % | fine-tune min (CoNLL / GONERD) |",
+             "| GONERD test ALL | retention % | fine-tune wall min (CoNLL / GONERD) |",
              "|---|" + "---:|" * 11]
     labels = {"student": "↳ student (distilled)", "control": "↳ control (layers 0, 2, 4, not distilled)",
               REFERENCE: "↳ reference: converted, not pretrained"}
@@ -399,7 +399,9 @@ def markdown(archs: dict[str, dict[str, Any]]) -> str:
                      _pct((gonerd_.get("test") or {}).get("ALL")), _pct(m["retention"].get("test")),
                      f"{_minutes(m['fine_tune']['conll'])} / {_minutes(m['fine_tune']['gonerd'])}"]
             lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| arch | stage | steps | tokens | held-out MLM loss 512: start → end | 4,096: start → end | wall min |",
+    lines += ["", "Wall minutes are the run records' own: one torch thread per run on a shared machine, pauses included; "
+              "Table 2 (`gonerd kd bench`) is the speed comparison.",
+              "", "| arch | stage | steps | tokens | held-out MLM loss 512: start → end | 4,096: start → end | wall min |",
               "|---|---|---:|---:|---|---|---:|"]
     for arch, res in archs.items():
         for name, s in res["mlm"].items():
