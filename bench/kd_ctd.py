@@ -30,10 +30,11 @@ tables there too, nothing in bench/results), to check the chain in minutes.
     python bench/kd_ctd.py --arch lsg longformer [bigbird nystromformer] [--threads 2] [--no-gonerd]
     python bench/kd_ctd.py --arch lsg --smoke --threads 1
 
-On two cores, a second process can take stages that do not wait on the first one's, one thread each: beside
-a chain distilling, ``--arch longformer --only conll_teacher conll_converted`` fine-tunes the teacher and the
-converted model. Each stage runs under a lock in ``runs/ctd/locks/``, so a chain reaching a stage the other
-process is running waits for it instead of running it twice.
+Several processes can share the chains (two cores: run the script twice, ``--threads 1`` each): a process
+takes the first step in order that is not done, whose inputs exist and that no live process holds — each
+step runs under a lock in ``runs/ctd/locks/`` holding its pid — so while one distils the student, the other
+fine-tunes the teacher and the converted model, and then the control (its starting point is written when the
+distillation starts). ``--only STAGE ...`` restricts a process to some stages.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,61 +122,104 @@ def check_same_budget(pretrain: Path, distill: Path) -> None:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One stage of the chain: ``gonerd ARGS`` writes ``done``; it can start once every path of ``needs`` (the
+    ``done`` files of the stages it reads from) exists."""
+
+    arch: str
+    name: str
+    done: Path
+    needs: tuple[Path, ...]
+    args: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.arch} {self.name}".strip()
+
+
+@dataclass(frozen=True)
 class Stages:
-    """Which stages this process runs (``only``: stage names, every stage when ``None``) and where their locks
-    are: a stage is run under ``locks/<arch>_<name>.lock`` holding the runner's pid, so two processes of the
-    chain on one machine (say the teacher's fine-tunes beside the distillation, one core each) never run the
-    same stage; one that reaches a stage another live process holds waits for it to finish."""
+    """Runs steps as one worker of the chain (``only``: the stage names this worker takes, every stage when
+    ``None``). Each step runs under ``locks/<arch>_<name>.lock`` holding the worker's pid, and a worker takes
+    the first step in order that is not done, whose inputs exist and that no live process holds — so two
+    workers on one machine (two cores, one thread each) share a chain: while one distils, the other fine-tunes
+    the teacher, and neither runs a step twice."""
 
     locks: Path
     only: frozenset[str] | None = None
     poll_seconds: float = 30.0
 
     def wants(self, name: str) -> bool:
-        """Whether this process runs the stage ``name``."""
+        """Whether this worker runs the stage ``name``."""
         return self.only is None or name in self.only
 
-    def run(self, arch: str, name: str, done: Path, *args: str) -> None:
-        """Run ``gonerd ARGS`` unless ``done`` exists or the stage is not wanted; print progress and wall time."""
-        label = f"{arch} {name}".strip()
-        if not self.wants(name):
-            return
-        if done.exists():
-            print(f"[ctd] {label}: done, skipped ({done})", flush=True)
-            return
-        lock = self.locks / f"{arch or 'shared'}_{name}.lock"
-        while not take_lock(lock):
-            print(f"[ctd] {label}: run by process {lock.read_text().strip()}, waiting", flush=True)
-            while lock.exists() and not done.exists():
+    def lock(self, step: Step) -> Path:
+        """The lock file of ``step``."""
+        return self.locks / f"{step.arch or 'shared'}_{step.name}.lock"
+
+    def run_all(self, steps: list[Step], after: Callable[[Step], None] = lambda step: None) -> None:
+        """Run every wanted step of ``steps`` not done yet, each when its inputs exist, calling ``after`` on each
+        one this worker ran; wait while other processes hold steps, and exit naming the missing inputs when
+        nothing can progress (a step waits for a stage no process runs)."""
+        pending = [step for step in steps if self.wants(step.name)]
+        waiting = False
+        while pending:
+            for step in pending:
+                if step.done.exists():
+                    print(f"[ctd] {step.label}: done, skipped ({step.done})", flush=True)
+                    break
+                if all(n.exists() for n in step.needs) and take_lock(self.lock(step)):
+                    try:
+                        run_step(step)
+                    finally:
+                        self.lock(step).unlink(missing_ok=True)
+                    after(step)
+                    break
+            else:  # nothing to take now
+                if not any(held_by_other(self.lock(step)) for step in steps):
+                    missing = {step.label: [str(n) for n in step.needs if not n.exists()] for step in pending}
+                    sys.exit(f"[ctd] nothing can run and no other process holds a stage; waiting on: {missing}")
+                if not waiting:
+                    busy = [step.label for step in steps if held_by_other(self.lock(step))]
+                    print(f"[ctd] waiting for {', '.join(busy)} (another process)", flush=True)
+                waiting = True
                 time.sleep(self.poll_seconds)
-            if done.exists():
-                print(f"[ctd] {label}: done by the other process ({done})", flush=True)
-                return
-        try:
-            print(f"[ctd] {label}: started {dt.datetime.now(dt.timezone.utc):%H:%M:%S} UTC", flush=True)
-            start = time.time()
-            gonerd(*args)
-            if not done.exists():
-                sys.exit(f"[ctd] {label}: the command finished without writing {done}")
-            print(f"[ctd] {label}: finished in {(time.time() - start) / 60:.1f} min", flush=True)
-        finally:
-            lock.unlink(missing_ok=True)
+                continue
+            waiting = False
+            pending.remove(step)
+
+
+def run_step(step: Step) -> None:
+    """Run ``gonerd`` with the step's arguments; print its start and wall time; exit if it wrote no ``done``."""
+    print(f"[ctd] {step.label}: started {dt.datetime.now(dt.timezone.utc):%H:%M:%S} UTC", flush=True)
+    start = time.time()
+    gonerd(*step.args)
+    if not step.done.exists():
+        sys.exit(f"[ctd] {step.label}: the command finished without writing {step.done}")
+    print(f"[ctd] {step.label}: finished in {(time.time() - start) / 60:.1f} min", flush=True)
+
+
+def held_by_other(lock: Path) -> bool:
+    """Whether ``lock`` holds the pid of another live process."""
+    import os
+
+    try:
+        holder = int(lock.read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return False
+    return holder != os.getpid() and process_alive(holder)
 
 
 def take_lock(lock: Path) -> bool:
-    """Create ``lock`` holding this process's pid; ``False`` when a live process holds it. A lock left by a
-    process that died (killed, machine restarted) is taken over."""
+    """Create ``lock`` holding this process's pid; ``False`` when another live process holds it. A lock left by
+    a process that died (killed, machine restarted) is taken over."""
     import os
 
     lock.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        try:
-            holder = int(lock.read_text().strip() or 0)
-        except (FileNotFoundError, ValueError):
-            holder = 0
-        if holder and holder != os.getpid() and process_alive(holder):
+        if held_by_other(lock):
             return False
         lock.unlink(missing_ok=True)
         return take_lock(lock)
@@ -201,7 +246,7 @@ def role_models(layout: Layout, arch: str) -> dict[str, Path]:
     student, the control (the student's starting point, ``distill/init``: teacher layers 0, 2, 4, not
     distilled) and the converted model before pretraining (``runs/minilm_<arch>``)."""
     return {"teacher": layout.out(arch, "pretrain") / "model", "student": layout.out(arch, "distill") / "model",
-            "control": layout.out(arch, "distill") / "init", REFERENCE: Path(f"runs/minilm_{arch}")}
+            "control": layout.out(arch, "distill") / "init", REFERENCE: converted(arch)}
 
 
 def model_name(arch: str, role: str) -> str:
@@ -209,17 +254,24 @@ def model_name(arch: str, role: str) -> str:
     return f"{arch} {role}"
 
 
-def run_mlm(layout: Layout, stages: Stages, arch: str, threads: int) -> None:
+def plan_mlm(layout: Layout, arch: str, threads: int) -> list[Step]:
     """Stages 3–4: pretrain the converted teacher, then distil its half-depth student, on the shared corpus."""
-    common = ["--corpus", str(layout.corpus), "--set", f"torch_threads={threads}", "--quiet", *layout.sets("mlm")]
-    out = layout.out(arch, "pretrain")
-    stages.run(arch, "pretrain", out / "run.json", "kd", "pretrain", "--config", str(CONFIGS / "ctd_pretrain.toml"),
-          "--model", f"runs/minilm_{arch}", "--output-dir", str(out),
-          "--set", f"record={layout.record(arch, 'pretrain')}", *common)
-    out = layout.out(arch, "distill")
-    stages.run(arch, "distill", out / "run.json", "kd", "distill", "--task", "mlm", "--config",
-          str(CONFIGS / "ctd_distill.toml"), "--teacher", str(role_models(layout, arch)["teacher"]),
-          "--output-dir", str(out), "--set", f"record={layout.record(arch, 'distill')}", *common)
+    common = ("--corpus", str(layout.corpus), "--set", f"torch_threads={threads}", "--quiet", *layout.sets("mlm"))
+    pretrain, distill = layout.out(arch, "pretrain"), layout.out(arch, "distill")
+    return [
+        Step(arch, "pretrain", pretrain / "run.json", (converted(arch) / "config.json", layout.corpus / "corpus.json"),
+             ("kd", "pretrain", "--config", str(CONFIGS / "ctd_pretrain.toml"), "--model", str(converted(arch)),
+              "--output-dir", str(pretrain), "--set", f"record={layout.record(arch, 'pretrain')}", *common)),
+        Step(arch, "distill", distill / "run.json", (pretrain / "run.json",),
+             ("kd", "distill", "--task", "mlm", "--config", str(CONFIGS / "ctd_distill.toml"), "--teacher",
+              str(role_models(layout, arch)["teacher"]), "--output-dir", str(distill),
+              "--set", f"record={layout.record(arch, 'distill')}", *common)),
+    ]
+
+
+def converted(arch: str) -> Path:
+    """The folder ``kd convert`` writes MiniLM converted to ``arch`` to."""
+    return Path(f"runs/minilm_{arch}")
 
 
 def snapshot_build(source: Path, target: Path) -> dict[str, Any]:
@@ -272,20 +324,35 @@ def stale_report(path: Path, names: list[str]) -> bool:
     return report is not None and not set(names) <= {m["model"] for m in report.get("models", [])}
 
 
-def run_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int) -> None:
+def role_ready(layout: Layout, arch: str, role: str) -> Path:
+    """The file whose existence says ``role``'s CoNLL starting point is complete: the stage that writes it is
+    done (the control's ``distill/init`` is complete once its ``kd_student.json``, written last, exists —
+    at the start of the distillation, so the control can be fine-tuned while the student distils)."""
+    if role == "control":
+        return layout.out(arch, "distill") / "init" / "kd_student.json"
+    if role == REFERENCE:
+        return converted(arch) / "config.json"
+    return layout.out(arch, "pretrain" if role == "teacher" else "distill") / "run.json"
+
+
+def plan_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int) -> list[Step]:
     """Fine-tune every role of ``data`` (conll: from their MLM checkpoints; gonerd: from their CoNLL models)
-    and score them in one ``kd eval`` report with retention against the teacher."""
+    and score them in one ``kd eval`` report with retention against the teacher. A report that lacks a model
+    of the chain is deleted (when this worker scores it), so it is scored again."""
     roles = data_roles(data)
     starts = role_models(layout, arch) if data == "conll" else {
         role: layout.out(arch, f"conll_{role}") / "best" for role in roles}
+    steps = []
     for role in roles:
         out = layout.out(arch, f"{data}_{role}")
-        stages.run(arch, f"{data}_{role}", out / "run.json", "kd", "train-ner", "--config",
-              str(CONFIGS / f"ctd_{data}.toml"), "--model", str(starts[role]), "--output-dir", str(out),
-              "--set", f"record={layout.record(arch, f'{data}_{role}')}", "--set", f"torch_threads={threads}",
-              *([] if data == "conll" else ["--set", f"data.train={layout.gonerd_build}",
-                                            "--set", f"data.dev={layout.gonerd_build}"]),
-              "--quiet", *layout.sets(data))
+        needs = role_ready(layout, arch, role) if data == "conll" else layout.out(arch, f"conll_{role}") / "run.json"
+        steps.append(Step(arch, f"{data}_{role}", out / "run.json", (needs,), (
+            "kd", "train-ner", "--config", str(CONFIGS / f"ctd_{data}.toml"), "--model", str(starts[role]),
+            "--output-dir", str(out), "--set", f"record={layout.record(arch, f'{data}_{role}')}",
+            "--set", f"torch_threads={threads}",
+            *([] if data == "conll" else ["--set", f"data.train={layout.gonerd_build}",
+                                          "--set", f"data.dev={layout.gonerd_build}"]),
+            "--quiet", *layout.sets(data))))
     models = [a for role in roles for a in ("--model", str(layout.out(arch, f"{data}_{role}") / "best"),
                                             "--name", model_name(arch, role))]
     limit = ["--limit", str(SMOKE_EVAL_LIMIT[data])] if layout.smoke else []
@@ -293,9 +360,11 @@ def run_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int) 
     if stages.wants(f"{data}_eval") and stale_report(path, [model_name(arch, role) for role in roles]):
         print(f"[ctd] {path} lacks a model of this chain: scored again", flush=True)
         path.unlink()
-    stages.run(arch, f"{data}_eval", path, "kd", "eval", *models, "--teacher", model_name(arch, "teacher"),
-          *eval_arguments(data, layout.gonerd_build), *limit, "--torch-threads", str(threads), "--quiet", "--output", str(path),
-          "--markdown", str(path.with_suffix(".md")))
+    steps.append(Step(arch, f"{data}_eval", path, tuple(step.done for step in steps), (
+        "kd", "eval", *models, "--teacher", model_name(arch, "teacher"), *eval_arguments(data, layout.gonerd_build),
+        *limit, "--torch-threads", str(threads), "--quiet", "--output", str(path),
+        "--markdown", str(path.with_suffix(".md")))))
+    return steps
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -444,6 +513,24 @@ def corpus_inputs() -> list[Path]:
     return inputs
 
 
+def plan(layout: Layout, stages: Stages, archs: list[str], threads: int, with_gonerd: bool,
+         corpus_sources: list[Path]) -> list[Step]:
+    """Every step of the chains of ``archs``, in the order one worker takes them: conversions, the shared
+    corpus (of ``corpus_sources``), then per architecture pretraining, distillation, the CoNLL-2003 fine-tunes and scores and (with a
+    GONERD build) the GONERD ones."""
+    steps = [Step(arch, "convert", converted(arch) / "config.json", (), (
+        "kd", "convert", "--model", SOURCE, "--attention", arch, "--max-length", "4096", "--output",
+        str(converted(arch)))) for arch in archs]
+    steps.append(Step("", "corpus", layout.corpus / "corpus.json", (), (
+        "kd", "corpus", *map(str, corpus_sources), "--tokenizer", SOURCE, "--out", str(layout.corpus),
+        "--max-length", "4096", "--quiet")))
+    for arch in archs:
+        steps += plan_mlm(layout, arch, threads) + plan_ner(layout, stages, arch, "conll", threads)
+        if with_gonerd:
+            steps += plan_ner(layout, stages, arch, "gonerd", threads)
+    return steps
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or resume) the chain for each ``--arch``, then write the tables."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -452,8 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="tiny budgets in runs/ctd_smoke (checks the chain in minutes)")
     p.add_argument("--no-gonerd", action="store_true", help="skip the GONERD fine-tuning and scoring")
     p.add_argument("--only", nargs="+", choices=stage_names(), metavar="STAGE",
-                   help="run only these stages (e.g. conll_teacher conll_converted beside a chain that distils); "
-                        f"one of {', '.join(stage_names())}")
+                   help="take only these stages, leaving the others to other processes or later runs; "
+                        f"of {', '.join(stage_names())}")
     args = p.parse_args(argv)
     if not (CONFIGS / "ctd_pretrain.toml").is_file():
         sys.exit("run from the repository root (bench/configs/ctd_pretrain.toml not found)")
@@ -469,17 +556,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[ctd] no GONERD build in {GONERD_BUILD}/ (run `make demo`): the GONERD fine-tuning is skipped",
               flush=True)
     stages = Stages(layout.runs / "locks", frozenset(args.only) if args.only else None)
-    for arch in args.arch:
-        stages.run(arch, "convert", Path(f"runs/minilm_{arch}") / "config.json", "kd", "convert", "--model", SOURCE,
-                   "--attention", arch, "--max-length", "4096", "--output", f"runs/minilm_{arch}")
-    stages.run("", "corpus", layout.corpus / "corpus.json", "kd", "corpus", *map(str, corpus_inputs()),
-               "--tokenizer", SOURCE, "--out", str(layout.corpus), "--max-length", "4096", "--quiet")
-    for arch in args.arch:
-        run_mlm(layout, stages, arch, args.threads)
-        run_ner(layout, stages, arch, "conll", args.threads)
-        if with_gonerd:
-            run_ner(layout, stages, arch, "gonerd", args.threads)
-        write_results(layout, recorded_archs(layout))
+    steps = plan(layout, stages, args.arch, args.threads, with_gonerd, corpus_inputs())
+
+    def tables_after_scoring(step: Step) -> None:
+        if step.name.endswith("_eval"):
+            write_results(layout, recorded_archs(layout))
+
+    stages.run_all(steps, after=tables_after_scoring)
+    write_results(layout, recorded_archs(layout))
     return 0
 
 

@@ -80,3 +80,10 @@ def test_bad_layers_are_refused(tmp_path):
     for layers in [(0, 4), (2, 1), ()]:
         with pytest.raises(InputError, match="student layers"):
             init_student(teacher_dir, tmp_path / "s", layers=layers)
+
+
+def test_the_student_record_is_written_last_so_it_marks_a_complete_folder(tmp_path):
+    # bench/kd_ctd.py starts the control's fine-tune once distill/init/kd_student.json exists.
+    out = init_student(_four_layer_bert(tmp_path / "teacher"), tmp_path / "init")
+    files = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert "model.safetensors" in files and files["kd_student.json"] == max(files.values())
