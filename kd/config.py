@@ -66,6 +66,9 @@ class NerTrainConfig:
     log_every: int = 20
     torch_threads: int | None = None
     save_every_epoch: bool = True
+    # Also checkpoint every this many steps inside an epoch (0: at epoch ends only), so a run killed at a
+    # session's time limit loses at most these steps rather than an epoch.
+    save_every: int = 0
     # Besides <output_dir>/run.json, write the run record here too (e.g. bench/results/NAME_run.json).
     record: str = ""
 

@@ -81,8 +81,9 @@ def build_student_once(teacher: str | Path, init: Path, layers: Sequence[int] | 
     state.wait_for_everyone()
 
 
-def distill_ner(cfg: NerDistillConfig, *, progress: bool = True) -> dict[str, Any]:
-    """Distil ``cfg.teacher`` into a student on ``cfg.data.train`` with loss ``cfg.loss``; return the summary.
+def distill_ner(cfg: NerDistillConfig, *, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+    """Distil ``cfg.teacher`` into a student on ``cfg.data.train`` with loss ``cfg.loss``; return the summary
+    (``stop_after``: as :func:`kd.train.train_ner`'s).
 
     Outputs are those of :func:`kd.train.train_ner` (``best/``, ``last/``, ``metrics.jsonl`` with
     each loss term, ``run.json``), plus ``init/`` when the student is built from teacher layers.
@@ -105,7 +106,7 @@ def distill_ner(cfg: NerDistillConfig, *, progress: bool = True) -> dict[str, An
             cfg = dataclasses.replace(cfg, labels=teacher.labels)
         check_compatible(teacher, cfg.model)
     objective = TeacherObjective(teacher if cfg.loss != "ce" else None, cfg.loss, cfg.lam, cfg.temperature)
-    return train_ner(cfg, progress=progress, objective=objective, name="distill")
+    return train_ner(cfg, progress=progress, objective=objective, name="distill", stop_after=stop_after)
 
 
 class MlmDistillObjective:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 import sys
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gonerd.errors import ConfigError, InputError
+from kd.checkpoint import checkpoint_dir, drop_logs_after, load_checkpoint, save_checkpoint
 from kd.config import MlmPretrainConfig, portable_path
 from kd.corpus import (SpecialIds, model_name, read_corpus_info, read_sequences, recut, special_ids,
                        vocab_fingerprint)
@@ -41,7 +41,6 @@ from kd.ranks import CorpusShares, replicas_identical
 from kd.record import run_record, write_record
 from kd.train import Objective, TrainRun, adamw, training_step
 
-STATE_FILE = "kd_state.json"
 # The settings a resumed run may change; every other one (a subclass's too, e.g. a teacher) decides the
 # steps' batches, masks or updates and must stay as the run started.
 MAY_CHANGE_ON_RESUME = ("output_dir", "log_every", "save_every", "eval_every", "eval_lengths", "eval_sequences",
@@ -304,7 +303,7 @@ def _setup(cfg: MlmPretrainConfig, objective: Objective, name: str) -> PretrainR
             (out / "metrics.jsonl").write_text("")
             (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
         else:
-            _drop_logs_after(out / "metrics.jsonl", run.state["step"])
+            drop_logs_after(out / "metrics.jsonl", run.state["step"])
     if run.state["step"] == 0:
         _evaluate(run)  # the starting point the held-out losses are compared with
     return run
@@ -314,7 +313,7 @@ def _check_same_run(cfg: MlmPretrainConfig, out: Path) -> None:
     """Refuse to resume a run under settings that change what it computes (its steps would not be the ones
     an uninterrupted run takes); logging, checkpointing and evaluation settings may change."""
     saved = out / "config.json"
-    if not saved.is_file() or not any((out / d / STATE_FILE).is_file() for d in ("last", "last.new")):
+    if not saved.is_file() or checkpoint_dir(out) is None:
         return
     before, now = json.loads(saved.read_text()), json.loads(json.dumps(dataclasses.asdict(cfg)))
     if changed := [k for k in now if k not in MAY_CHANGE_ON_RESUME and before.get(k) != now[k]]:
@@ -338,14 +337,6 @@ def _announce(run: PretrainRun, name: str, limit: int) -> None:
             + ("(no held-out split)" if not run.heldout else f"(the model has {limit} positions)"))
 
 
-def _drop_logs_after(metrics: Path, step: int) -> None:
-    """Keep only the log records up to ``step``: the steps after the checkpoint are run (and logged) again."""
-    if metrics.is_file():
-        keep = [line for line in metrics.read_text(encoding="utf-8").splitlines()
-                if json.loads(line).get("step", 0) <= step]
-        metrics.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
-
-
 def _shares_file(accelerator) -> str:
     """The file of this process's :class:`CorpusShares` in a checkpoint folder."""
     return f"shares_{accelerator.process_index}.pt"
@@ -353,19 +344,11 @@ def _shares_file(accelerator) -> str:
 
 def _resume(accelerator, out: Path, name: str, shares: CorpusShares) -> dict[str, Any]:
     """The state at the last checkpoint (weights, optimiser, schedule, random states and ``shares`` restored), or a
-    fresh one.
-
-    A checkpoint is written to ``last.new/`` and renamed to ``last/`` once complete, so an interrupted
-    save leaves the previous one intact; a complete ``last.new/`` whose rename was cut off is used too.
-    """
-    last, new = out / "last", out / "last.new"
-    if not (last / STATE_FILE).is_file() and (new / STATE_FILE).is_file():
-        last = new
-    if not (last / STATE_FILE).is_file():
+    fresh one (:mod:`kd.checkpoint`)."""
+    state = load_checkpoint(accelerator, out)
+    if state is None:
         return {"step": 0, "tokens": 0, "heldout": {}}
-    accelerator.load_state(str(last))
-    shares.load(last / _shares_file(accelerator), accelerator.num_processes)
-    state = json.loads((last / STATE_FILE).read_text())
+    shares.load(checkpoint_dir(out) / _shares_file(accelerator), accelerator.num_processes)
     say(accelerator, f"kd {name}: resuming at step {state['step']} ({state['tokens']:,} tokens seen)")
     return state
 
@@ -455,18 +438,11 @@ def _evaluate(run: PretrainRun) -> None:
 
 
 def _checkpoint(run: PretrainRun) -> None:
-    """Save the resume state to ``last.new/``, then swap it in for ``last/`` (never a half-written ``last/``)."""
-    accelerator, last, new = run.accelerator, run.out / "last", run.out / "last.new"
-    accelerator.save_state(str(new))
-    run.shares.save(new / _shares_file(accelerator), accelerator.num_processes)
-    accelerator.wait_for_everyone()  # every process has written its random states before the folder moves
+    """Save the resume state, with this process's corpus shares (:func:`kd.checkpoint.save_checkpoint`)."""
     run.state["seconds"] = round(time.time() - run.t_start, 1)
-    if run.main:
-        (new / STATE_FILE).write_text(json.dumps(run.state))
-        if last.exists():
-            shutil.rmtree(last)
-        new.rename(last)
-    accelerator.wait_for_everyone()
+    save_checkpoint(run.accelerator, run.out, run.state,
+                    extra=lambda folder: run.shares.save(folder / _shares_file(run.accelerator),
+                                                         run.accelerator.num_processes))
 
 
 def _finish(run: PretrainRun) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 The same code runs on one CPU or under ``accelerate launch`` / ``torchrun``: batches are sharded
 by :class:`accelerate.Accelerator`, the main process evaluates on dev after each epoch, keeps the
 best model by dev F1 in ``<output_dir>/best`` and logs metrics to ``<output_dir>/metrics.jsonl``.
-An interrupted run resumes from ``<output_dir>/last`` at the last finished epoch.
+An interrupted run resumes from ``<output_dir>/last``: after the last finished epoch, or inside an epoch
+at the last ``save_every`` step, with that epoch's remaining batches in their order.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gonerd.errors import ConfigError
+from kd.checkpoint import drop_logs_after, load_checkpoint, save_checkpoint
 from kd.config import NerTrainConfig, portable_path
 from kd.data import NerExample, NerSplit, load_split
 from kd.evaluate import evaluate_split
@@ -148,11 +150,12 @@ def gold_cross_entropy(model, batch: dict[str, Any]) -> LossTerms:
 
 
 def train_ner(cfg: NerTrainConfig, *, progress: bool = True, objective: Objective = gold_cross_entropy,
-              name: str = "train-ner") -> dict[str, Any]:
+              name: str = "train-ner", stop_after: int | None = None) -> dict[str, Any]:
     """Fine-tune ``cfg.model`` on ``cfg.data.train``, select by F1 on ``cfg.data.dev``; return a summary.
 
     ``objective`` turns a batch into the loss and its logged terms (:func:`gold_cross_entropy`, or a
-    distillation loss: :mod:`kd.distill`); ``name`` labels the progress bar.
+    distillation loss: :mod:`kd.distill`); ``name`` labels the progress bar; ``stop_after`` ends this
+    invocation after that many steps, checkpointed (run again to continue).
 
     Writes ``best/`` (model + tokenizer + ``kd_train.json``), ``last/`` (accelerate state for
     resuming), ``metrics.jsonl``, ``summary.json`` and the run record ``run.json`` (also to
@@ -163,9 +166,16 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True, objective: Objectiv
     run = _setup(cfg, objective)
     bar = tqdm(total=run.total_steps, initial=run.state["step"], desc=name, unit="step",
                disable=not (progress and run.main))
+    stop_at = None if stop_after is None else run.state["step"] + stop_after
     for epoch in range(run.state["epoch"], math.ceil(cfg.epochs)):
-        _train_epoch(run, epoch, bar)
-        _evaluate_and_checkpoint(run, epoch)
+        finished = _train_epoch(run, epoch, bar, stop_at)
+        if finished:
+            _evaluate_and_checkpoint(run, epoch)
+        if stop_at is not None and run.state["step"] >= stop_at and (not finished or epoch + 1 < math.ceil(cfg.epochs)):
+            bar.close()
+            run.accelerator.print(f"kd {name}: stopped after step {run.state['step']} (checkpointed); "
+                                  "run again to continue")
+            return {"stopped": True, "steps": run.state["step"], "output_dir": portable_path(run.out)}
     bar.close()
     return _finish(run)
 
@@ -202,9 +212,11 @@ def _setup(cfg: NerTrainConfig, objective: Objective) -> TrainRun:
         objective.prepare(accelerator)
     run = TrainRun(cfg, accelerator, loaded, dev, train_info, batches, model, optimizer, loader, scheduler,
                    total_steps, out, _resume(accelerator, out), objective, t_start)
-    if run.main and run.state["epoch"] == 0:
+    if run.main and run.state["step"] == 0:
         (out / "metrics.jsonl").write_text("")
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    elif run.main:
+        drop_logs_after(out / "metrics.jsonl", run.state["step"])
     return run
 
 
@@ -254,23 +266,31 @@ def adamw(model, cfg) -> Any:
 
 
 def _resume(accelerator, out: Path) -> dict[str, Any]:
-    """The run state after the last finished epoch (weights, optimiser and schedule restored), or a fresh one."""
-    last = out / "last"
-    if not (last / "kd_state.json").is_file():
+    """The run state at the last checkpoint (weights, optimiser, schedule and random states restored), or a
+    fresh one. ``batches_done`` counts the batches of the unfinished epoch a mid-epoch checkpoint was taken in."""
+    state = load_checkpoint(accelerator, out)
+    if state is None:
         return {"epoch": 0, "step": 0, "best_f1": -1.0, "best_epoch": None}
-    accelerator.load_state(str(last))
-    state = json.loads((last / "kd_state.json").read_text())
-    accelerator.print(f"kd train-ner: resuming after epoch {state['epoch']} (step {state['step']})")
+    if state.get("batches_done"):
+        accelerator.print(f"kd train-ner: resuming in epoch {state['epoch'] + 1} at step {state['step']} "
+                          f"({state['batches_done']} of its batches done)")
+    else:
+        accelerator.print(f"kd train-ner: resuming after epoch {state['epoch']} (step {state['step']})")
     return state
 
 
-def _train_epoch(run: TrainRun, epoch: int, bar) -> None:
-    """One pass over the training batches (stopping at the step budget), loss logged every ``log_every`` steps."""
+def _train_epoch(run: TrainRun, epoch: int, bar, stop_at: int | None = None) -> bool:
+    """One pass over the training batches (stopping at the step budget), loss logged every ``log_every`` steps,
+    a checkpoint every ``save_every`` steps; skips the batches a mid-epoch checkpoint had done. Returns
+    ``False`` when it stopped at ``stop_at`` (checkpointed) before the end of the epoch."""
     cfg, accelerator, state = run.cfg, run.accelerator, run.state
     run.batches.epoch = epoch  # the same shuffles whether or not the run was resumed
+    skip = state.pop("batches_done", 0)
     run.model.train()
     run_loss, run_terms, run_n = 0.0, Counter(), 0
-    for batch in run.loader:
+    for k, batch in enumerate(run.loader):
+        if k < skip:
+            continue
         if state["step"] >= run.total_steps:
             break
         out = training_step(accelerator, run.model, run.optimizer, run.scheduler, run.objective, batch,
@@ -285,8 +305,15 @@ def _train_epoch(run: TrainRun, epoch: int, bar) -> None:
             run.log({"step": state["step"], "epoch": epoch + 1, "loss": run_loss / run_n,
                      "terms": {k: v / run_n for k, v in run_terms.items()}, "lr": run.scheduler.get_last_lr()[0]})
             run_loss, run_terms, run_n = 0.0, Counter(), 0
+        last_batch = k + 1 == len(run.loader) or state["step"] >= run.total_steps
+        stopping = stop_at is not None and state["step"] >= stop_at and not last_batch
+        if not last_batch and ((cfg.save_every and state["step"] % cfg.save_every == 0) or stopping):
+            save_checkpoint(accelerator, run.out, {**state, "batches_done": k + 1})
+        if stopping:
+            return False
     run.accelerator.wait_for_everyone()
     state["epoch"] = epoch + 1
+    return True
 
 
 def _evaluate_and_checkpoint(run: TrainRun, epoch: int) -> None:
@@ -309,10 +336,7 @@ def _evaluate_and_checkpoint(run: TrainRun, epoch: int) -> None:
                 {"config": dataclasses.asdict(cfg), "epoch": epoch + 1, "step": state["step"], "dev": ev["scores"],
                  "fresh_head": loaded.fresh}, indent=2))
     if cfg.save_every_epoch:
-        last = run.out / "last"
-        accelerator.save_state(str(last))
-        if run.main:
-            (last / "kd_state.json").write_text(json.dumps(state))
+        save_checkpoint(accelerator, run.out, state)
     accelerator.wait_for_everyone()
 
 

@@ -170,3 +170,98 @@ def test_cli_train_ner_reads_yaml_config_and_overrides(tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["max_train_examples"] == 4
     assert main(["kd", "train-ner", "--config", str(cfg), "--set", "data.nope=1"]) == 2
     assert "unknown key 'nope'" in capsys.readouterr().err
+
+
+def _deterministic_model(path: Path) -> Path:
+    """A tiny BERT without dropout: its training depends on the batches alone, so a resumed run can be
+    compared bit for bit with an uninterrupted one."""
+    from transformers import AutoConfig
+
+    build_model_dir(path, conll_words(TRAIN), head=False)
+    config = AutoConfig.from_pretrained(str(path))
+    config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
+    config.save_pretrained(str(path))
+    return path
+
+
+class _BatchLog:
+    """The plain cross-entropy objective, remembering every batch it trained on; raises after ``crash_after``
+    steps, as a process killed mid-epoch would stop."""
+
+    def __init__(self, crash_after: int | None = None) -> None:
+        self.seen: list[tuple[int, ...]] = []
+        self.crash_after = crash_after
+
+    def __call__(self, model, batch):
+        from kd.train import gold_cross_entropy
+
+        if self.crash_after is not None and len(self.seen) == self.crash_after:
+            raise KeyboardInterrupt("killed")
+        self.seen.append(tuple(batch["input_ids"].flatten().tolist()))
+        return gold_cross_entropy(model, batch)
+
+
+def _weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_a_run_killed_mid_epoch_resumes_at_its_last_checkpoint_to_the_uninterrupted_weights(tmp_path, capsys):
+    from kd.config import NerDataConfig, NerTrainConfig
+    from kd.train import train_ner
+
+    model = _deterministic_model(tmp_path / "init")
+
+    def config(out: str) -> NerTrainConfig:
+        return NerTrainConfig(model=str(model), output_dir=str(tmp_path / out),
+                              data=NerDataConfig(train=str(TRAIN), dev=str(TRAIN)), max_length=24, stride=6,
+                              epochs=2.0, batch_size=1, eval_batch_size=8, learning_rate=3e-3, warmup_ratio=0.1,
+                              weight_decay=0.0, log_every=1, torch_threads=1, save_every=2)
+
+    whole = _BatchLog()
+    full = train_ner(config("whole"), progress=False, objective=whole)
+    per_epoch = full["steps"] // 2
+    assert per_epoch >= 3  # a checkpoint inside the first epoch
+    cut = _BatchLog(crash_after=per_epoch + 3)  # killed in epoch 2, one step after its checkpoint at +2
+    with pytest.raises(KeyboardInterrupt):
+        train_ner(config("cut"), progress=False, objective=cut)
+    assert json.loads((tmp_path / "cut" / "last" / "kd_state.json").read_text())["batches_done"] == 2
+    again = _BatchLog()
+    resumed = train_ner(config("cut"), progress=False, objective=again)
+    assert "resuming in epoch 2 at step" in capsys.readouterr().out
+    # The resumed run trains on exactly the batches the killed one had not finished, in their order.
+    assert cut.seen[:per_epoch + 2] + again.seen == whole.seen
+    assert resumed["steps"] == full["steps"] and resumed["best_dev_f1"] == full["best_dev_f1"]
+    a, b = _weights(tmp_path / "whole" / "best"), _weights(tmp_path / "cut" / "best")
+    assert all(torch_equal(a[k], b[k]) for k in a)
+    # Each step is logged once: the step the killed run took after its checkpoint is logged again, not twice.
+    steps = [r["step"] for r in map(json.loads, (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines())
+             if "loss" in r]
+    assert steps == list(range(1, full["steps"] + 1))
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
+
+
+def test_stop_after_checkpoints_and_a_second_run_finishes(tmp_path, capsys):
+    from kd.train import train_ner
+
+    cfg, _ = train_tiny(tmp_path / "ref", TRAIN, epochs=2.0)
+    full_steps = json.loads((tmp_path / "ref" / "run" / "summary.json").read_text())["steps"]
+    cfg = dataclasses_replace(cfg, output_dir=str(tmp_path / "stopped"))
+    first = train_ner(cfg, progress=False, stop_after=3)
+    assert first == {"stopped": True, "steps": 3, "output_dir": first["output_dir"]}
+    assert not (tmp_path / "stopped" / "run.json").exists()
+    assert "stopped after step 3" in capsys.readouterr().out
+    second = train_ner(cfg, progress=False)
+    assert second["steps"] == full_steps and (tmp_path / "stopped" / "run.json").is_file()
+
+
+def dataclasses_replace(cfg, **changes):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)
