@@ -248,20 +248,17 @@ def torch_equal(a, b) -> bool:
 
 
 def test_stop_after_checkpoints_and_a_second_run_finishes(tmp_path, capsys):
-    from kd.train import train_ner
+    from gonerd.cli import main
 
-    cfg, _ = train_tiny(tmp_path / "ref", TRAIN, epochs=2.0)
-    full_steps = json.loads((tmp_path / "ref" / "run" / "summary.json").read_text())["steps"]
-    cfg = dataclasses_replace(cfg, output_dir=str(tmp_path / "stopped"))
-    first = train_ner(cfg, progress=False, stop_after=3)
-    assert first == {"stopped": True, "steps": 3, "output_dir": first["output_dir"]}
-    assert not (tmp_path / "stopped" / "run.json").exists()
-    assert "stopped after step 3" in capsys.readouterr().out
-    second = train_ner(cfg, progress=False)
-    assert second["steps"] == full_steps and (tmp_path / "stopped" / "run.json").is_file()
-
-
-def dataclasses_replace(cfg, **changes):
-    import dataclasses
-
-    return dataclasses.replace(cfg, **changes)
+    model = build_model_dir(tmp_path / "init", conll_words(TRAIN), head=False)
+    cfg = tmp_path / "ner.yaml"
+    cfg.write_text(f"model: {model}\noutput_dir: {tmp_path / 'run'}\nmax_length: 24\nstride: 6\nbatch_size: 2\n"
+                   f"torch_threads: 1\ndata:\n  train: {TRAIN}\n  dev: {TRAIN}\n")
+    assert main(["kd", "train-ner", "--config", str(cfg), "--epochs", "2", "--stop-after", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped after step 2" in out and json.loads(out[out.index("{"):])["stopped"] is True
+    assert json.loads((tmp_path / "run" / "last" / "kd_state.json").read_text())["batches_done"] == 2
+    assert not (tmp_path / "run" / "run.json").exists()
+    assert main(["kd", "train-ner", "--config", str(cfg), "--epochs", "2", "--quiet"]) == 0
+    assert "resuming in epoch 1 at step 2" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["train"]["steps"] == 6
