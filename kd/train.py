@@ -212,6 +212,7 @@ def _setup(cfg: NerTrainConfig, objective: Objective) -> TrainRun:
         objective.prepare(accelerator)
     run = TrainRun(cfg, accelerator, loaded, dev, train_info, batches, model, optimizer, loader, scheduler,
                    total_steps, out, _resume(accelerator, out), objective, t_start)
+    run.t_start -= run.state.get("seconds", 0.0)
     if run.main and run.state["step"] == 0:
         (out / "metrics.jsonl").write_text("")
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
@@ -308,7 +309,7 @@ def _train_epoch(run: TrainRun, epoch: int, bar, stop_at: int | None = None) -> 
         last_batch = k + 1 == len(run.loader) or state["step"] >= run.total_steps
         stopping = stop_at is not None and state["step"] >= stop_at and not last_batch
         if not last_batch and ((cfg.save_every and state["step"] % cfg.save_every == 0) or stopping):
-            save_checkpoint(accelerator, run.out, {**state, "batches_done": k + 1})
+            _checkpoint(run, batches_done=k + 1)
         if stopping:
             return False
     run.accelerator.wait_for_everyone()
@@ -336,8 +337,14 @@ def _evaluate_and_checkpoint(run: TrainRun, epoch: int) -> None:
                 {"config": dataclasses.asdict(cfg), "epoch": epoch + 1, "step": state["step"], "dev": ev["scores"],
                  "fresh_head": loaded.fresh}, indent=2))
     if cfg.save_every_epoch:
-        save_checkpoint(accelerator, run.out, state)
+        _checkpoint(run)
     accelerator.wait_for_everyone()
+
+
+def _checkpoint(run: TrainRun, **extra: Any) -> None:
+    """Save the resume state with the seconds trained so far, so a resumed run's clock counts every session."""
+    run.state["seconds"] = round(time.time() - run.t_start, 1)
+    save_checkpoint(run.accelerator, run.out, {**run.state, **extra})
 
 
 def _finish(run: TrainRun) -> dict[str, Any]:

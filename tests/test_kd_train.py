@@ -259,6 +259,13 @@ def test_stop_after_checkpoints_and_a_second_run_finishes(tmp_path, capsys):
     assert "stopped after step 2" in out and json.loads(out[out.index("{"):])["stopped"] is True
     assert json.loads((tmp_path / "run" / "last" / "kd_state.json").read_text())["batches_done"] == 2
     assert not (tmp_path / "run" / "run.json").exists()
+    state_file = tmp_path / "run" / "last" / "kd_state.json"
+    state = json.loads(state_file.read_text())
+    assert state["seconds"] > 0
+    state_file.write_text(json.dumps({**state, "seconds": 1000.0}))  # as if the first session took 1,000 s
     assert main(["kd", "train-ner", "--config", str(cfg), "--epochs", "2", "--quiet"]) == 0
     assert "resuming in epoch 1 at step 2" in capsys.readouterr().out
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["train"]["steps"] == 6
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["train"]["steps"] == 6 and record["train"]["train_seconds"] >= 1000.0
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["elapsed_s"] >= 1000.0 for r in logged if r["step"] > 2)
