@@ -68,6 +68,9 @@ SMOKE_SETS = {
     "gonerd": ["data.max_train_examples=4", "data.max_dev_examples=2", "epochs=1"],
 }
 SMOKE_EVAL_LIMIT = {"conll": 8, "gonerd": 2}
+# Replicates of the paired bootstrap of every score (documents resampled): how far apart two rows may be
+# by the draw of the test documents alone.
+BOOTSTRAP = 1000
 
 
 @dataclass(frozen=True)
@@ -319,9 +322,10 @@ def stage_names() -> tuple[str, ...]:
 
 def stale_report(path: Path, names: list[str]) -> bool:
     """Whether the ``kd eval`` report at ``path`` exists but lacks one of ``names`` (scored before a model
-    was added to the chain): it is then scored again, from the saved models."""
+    was added to the chain) or the paired bootstrap: it is then scored again, from the saved models."""
     report = read_json(path)
-    return report is not None and not set(names) <= {m["model"] for m in report.get("models", [])}
+    return report is not None and (not set(names) <= {m["model"] for m in report.get("models", [])}
+                                   or "bootstrap" not in report)
 
 
 def role_ready(layout: Layout, arch: str, role: str) -> Path:
@@ -362,7 +366,7 @@ def plan_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int)
         path.unlink()
     steps.append(Step(arch, f"{data}_eval", path, tuple(step.done for step in steps), (
         "kd", "eval", *models, "--teacher", model_name(arch, "teacher"), *eval_arguments(data, layout.gonerd_build),
-        *limit, "--torch-threads", str(threads), "--quiet", "--output", str(path),
+        *limit, "--bootstrap", str(BOOTSTRAP), "--torch-threads", str(threads), "--quiet", "--output", str(path),
         "--markdown", str(path.with_suffix(".md")))))
     return steps
 
@@ -418,7 +422,19 @@ def collect(layout: Layout, arch: str) -> dict[str, Any]:
                                       for data in reports}, "scores": scores}
     for role in models:
         models[role]["retention"] = retention(models[role]["scores"], models["teacher"]["scores"])
-    return {"mlm": mlm, "models": models}
+    return {"mlm": mlm, "models": models,
+            "distilled_vs_control": pair_bootstrap(reports, model_name(arch, "student"), model_name(arch, "control"))}
+
+
+def pair_bootstrap(reports: dict[str, dict[str, Any] | None], a: str, b: str) -> dict[str, dict[str, Any]]:
+    """Split → the paired bootstrap of ``a − b`` (ALL F1) in the ``kd eval`` reports that hold one."""
+    out = {}
+    for report in reports.values():
+        for split, result in ((report or {}).get("bootstrap") or {}).items():
+            pair = next((p for p in result["pairs"] if (p["a"], p["b"]) == (a, b)), None)
+            if pair is not None:
+                out[split] = {**pair, "units": result["units"], "replicates": result["replicates"]}
+    return out
 
 
 def retention(scores: dict[str, Any], teacher: dict[str, Any]) -> dict[str, float]:
@@ -468,6 +484,14 @@ def markdown(archs: dict[str, dict[str, Any]]) -> str:
                      _pct((gonerd_.get("test") or {}).get("ALL")), _pct(m["retention"].get("test")),
                      f"{_minutes(m['fine_tune']['conll'])} / {_minutes(m['fine_tune']['gonerd'])}"]
             lines.append("| " + " | ".join(cells) + " |")
+    pairs = [(arch, split, p) for arch, res in archs.items() for split, p in res.get("distilled_vs_control", {}).items()]
+    if pairs:
+        lines += ["", "| arch | split | documents | distilled − control, ALL F1 | 95% interval | replicates with "
+                  "distilled ≤ control |", "|---|---|---:|---:|---|---:|"]
+        lines += [f"| {arch} | {split} | {p['units']} | {100 * p['diff']:+.1f} | [{100 * p['ci95'][0]:+.1f}, "
+                  f"{100 * p['ci95'][1]:+.1f}] | {100 * p['share_a_not_above_b']:.1f}% |" for arch, split, p in pairs]
+        lines += ["", f"Paired bootstrap of the test documents ({pairs[0][2]['replicates']} replicates, "
+                  "`kd eval --bootstrap`): the same draw for both models."]
     lines += ["", "Wall minutes are the run records' own: one torch thread per run on a shared machine, pauses included; "
               "Table 2 (`gonerd kd bench`) is the speed comparison.",
               "", "| arch | stage | steps | tokens | held-out MLM loss 512: start → end | 4,096: start → end | wall min |",

@@ -84,11 +84,14 @@ def resolve_splits(data: str, splits: Sequence[str] | None) -> list[tuple[str, s
 def evaluate_models(models: Sequence[str], data: str, *, splits: Sequence[str] | None = None, unit: str = "sentence",
                     max_length: int = 512, stride: int = 128, truncate: bool = False, batch_size: int = 32,
                     names: Sequence[str] | None = None, torch_threads: int | None = None, progress: bool = False,
-                    limit: int | None = None) -> list[dict[str, Any]]:
+                    limit: int | None = None, unit_counts: bool = False) -> list[dict[str, Any]]:
     """Metrics per model and split in the ``NER metrics`` contract (see :mod:`kd.evaluate`).
 
-    ``max_length`` is capped at what each model accepts; the value used is reported.
+    ``max_length`` is capped at what each model accepts; the value used is reported. With ``unit_counts``,
+    each result also holds ``unit_counts``: split → :func:`kd.bootstrap.unit_counts` of its predictions.
     """
+    from kd.bootstrap import unit_counts as count_units
+
     import torch
 
     if torch_threads:
@@ -103,15 +106,17 @@ def evaluate_models(models: Sequence[str], data: str, *, splits: Sequence[str] |
             loaded_splits = {name: load_split(src, name, labels=loaded.labels, unit=unit, limit=limit)
                              for name, src in resolve_splits(data, splits)}
         length = min(max_length, model_max_length(loaded))
-        per_split, truncated = {}, {}
+        per_split, truncated, counts = {}, {}, {}
         for name, split in loaded_splits.items():
             ev = evaluate_split(loaded, split, max_length=length, stride=min(stride, length // 2), truncate=truncate,
                                 batch_size=batch_size, progress=progress)
             per_split[name] = ev["scores"]
             truncated[name] = ev["n_truncated"]
+            if unit_counts:
+                counts[name] = count_units([e.tags[slice(*e.span)] for e in split.examples], ev["pred"])
         results.append({"model": names[i] if names else Path(path).name if Path(path).name != "best"
                         else Path(path).parent.name, "path": portable_path(loaded.path), "dataset": portable_path(data),
                         "unit": unit, "max_length": length, "stride": min(stride, length // 2),
                         "n_truncated": sum(truncated.values()), "n_truncated_by_split": truncated,
-                        "splits": per_split})
+                        "splits": per_split, **({"unit_counts": counts} if unit_counts else {})})
     return results

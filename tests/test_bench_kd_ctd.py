@@ -108,6 +108,15 @@ def test_tables_are_assembled_from_records_with_retention_against_the_own_teache
     table = kd_ctd.markdown({"lsg": result})
     assert "| ↳ student (distilled) | 76.0 | 76.0 | 76.0 | 76.0 | 76.0 | 95.0 | 82.0 | 100.0 | – | – | 1.5 / – |" in table
     assert "reference" not in table  # the converted model is not scored in this report
+    assert "distilled − control" not in table  # no bootstrap in this report
+    report = _report(scores)
+    report["bootstrap"] = {"testb": {"units": 231, "replicates": 1000, "pairs": [
+        {"a": "lsg teacher", "b": "lsg student", "diff": 0.04, "ci95": [0.02, 0.06], "share_a_not_above_b": 0.0},
+        {"a": "lsg student", "b": "lsg control", "diff": 0.018, "ci95": [-0.004, 0.041], "share_a_not_above_b": 0.052}]}}
+    layout.scores("lsg", "conll").write_text(json.dumps(report))
+    result = kd_ctd.collect(layout, "lsg")
+    assert set(result["distilled_vs_control"]) == {"testb"}
+    assert "| lsg | testb | 231 | +1.8 | [-0.4, +4.1] | 5.2% |" in kd_ctd.markdown({"lsg": result})
     scores["lsg converted"] = {"testb": 0.88}
     layout.scores("lsg", "conll").write_text(json.dumps(_report(scores)))
     result = kd_ctd.collect(layout, "lsg")
@@ -124,6 +133,8 @@ def test_a_report_without_a_model_of_the_chain_is_scored_again(tmp_path):
     path.write_text(json.dumps({"models": [{"model": n} for n in names[:3]]}))
     assert kd_ctd.stale_report(path, names)
     path.write_text(json.dumps({"models": [{"model": n} for n in names]}))
+    assert kd_ctd.stale_report(path, names)  # every model, but scored before the bootstrap
+    path.write_text(json.dumps({"models": [{"model": n} for n in names], "bootstrap": {}}))
     assert not kd_ctd.stale_report(path, names)
 
 

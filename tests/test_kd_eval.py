@@ -124,3 +124,21 @@ def test_cli_eval_writes_paths_relative_to_the_working_directory(tiny, tmp_path,
     (model,) = report["models"]
     assert (report["dataset"], model["dataset"], model["path"]) == (".", ".", "run/best")
     assert str(tiny) not in metrics.read_text()
+
+
+def test_cli_eval_bootstrap_reports_intervals_and_pairs(tiny, tmp_path, capsys):
+    metrics = tmp_path / "m.json"
+    assert main(["kd", "eval", "--model", str(tiny / "run" / "best"), "--name", "tiny-ft",
+                 "--model", str(tiny / "init"), "--name", "tiny-init", "--data", str(DATA), "--split", "kd_train.txt",
+                 "--max-length", "24", "--stride", "6", "--bootstrap", "300", "--output", str(metrics), "--quiet"]) == 0
+    report = json.loads(metrics.read_text())
+    boot = report["bootstrap"]["kd_train.txt"]
+    assert boot["replicates"] == 300 and boot["units"] == 6  # the sentences of the file
+    for model in report["models"]:
+        point = boot["models"][model["model"]]
+        assert point["f1"] == pytest.approx(model["splits"]["kd_train.txt"]["ALL"]["f1"])  # seqeval's estimate
+        assert point["ci95"][0] <= point["f1"] <= point["ci95"][1]
+        assert "unit_counts" not in model
+    (pair,) = boot["pairs"]
+    assert (pair["a"], pair["b"]) == ("tiny-ft", "tiny-init") and pair["diff"] > 0
+    assert "| kd_train.txt | tiny-ft − tiny-init |" in capsys.readouterr().out
