@@ -490,7 +490,7 @@ def markdown(archs: dict[str, dict[str, Any]]) -> str:
                   "distilled ≤ control |", "|---|---|---:|---:|---|---:|"]
         lines += [f"| {arch} | {split} | {p['units']} | {100 * p['diff']:+.1f} | [{100 * p['ci95'][0]:+.1f}, "
                   f"{100 * p['ci95'][1]:+.1f}] | {100 * p['share_a_not_above_b']:.1f}% |" for arch, split, p in pairs]
-        lines += ["", f"Paired bootstrap of the test documents ({pairs[0][2]['replicates']} replicates, "
+        lines += ["", f"Paired bootstrap of the scored documents ({pairs[0][2]['replicates']} replicates, "
                   "`kd eval --bootstrap`): the same draw for both models."]
     lines += ["", "Wall minutes are the run records' own: one torch thread per run on a shared machine, pauses included; "
               "Table 2 (`gonerd kd bench`) is the speed comparison.",
