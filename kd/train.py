@@ -155,11 +155,9 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True, objective: Objectiv
 
     ``objective`` turns a batch into the loss and its logged terms (:func:`gold_cross_entropy`, or a
     distillation loss: :mod:`kd.distill`); ``name`` labels the progress bar; ``stop_after`` ends this
-    invocation after that many steps, checkpointed (run again to continue).
-
-    Writes ``best/`` (model + tokenizer + ``kd_train.json``), ``last/`` (accelerate state for
-    resuming), ``metrics.jsonl``, ``summary.json`` and the run record ``run.json`` (also to
-    ``cfg.record`` when set) under ``cfg.output_dir``.
+    invocation after that many steps, checkpointed (run again to continue). Writes ``best/`` (model +
+    tokenizer + ``kd_train.json``), ``last/`` (the resume state), ``metrics.jsonl``, ``summary.json`` and
+    the run record ``run.json`` (also to ``cfg.record`` when set) under ``cfg.output_dir``.
     """
     from tqdm.auto import tqdm
 
@@ -168,16 +166,19 @@ def train_ner(cfg: NerTrainConfig, *, progress: bool = True, objective: Objectiv
                disable=not (progress and run.main))
     stop_at = None if stop_after is None else run.state["step"] + stop_after
     for epoch in range(run.state["epoch"], math.ceil(cfg.epochs)):
-        finished = _train_epoch(run, epoch, bar, stop_at)
-        if finished:
+        if _train_epoch(run, epoch, bar, stop_at):
             _evaluate_and_checkpoint(run, epoch)
-        if stop_at is not None and run.state["step"] >= stop_at and (not finished or epoch + 1 < math.ceil(cfg.epochs)):
+        if stop_at is not None and stop_at <= run.state["step"] < run.total_steps:
             bar.close()
-            run.accelerator.print(f"kd {name}: stopped after step {run.state['step']} (checkpointed); "
-                                  "run again to continue")
-            return {"stopped": True, "steps": run.state["step"], "output_dir": portable_path(run.out)}
+            return _stopped(run, name)
     bar.close()
     return _finish(run)
+
+
+def _stopped(run: TrainRun, name: str) -> dict[str, Any]:
+    """Say that this invocation ended at its ``stop_after`` checkpoint, and what it returns then."""
+    run.accelerator.print(f"kd {name}: stopped after step {run.state['step']} (checkpointed); run again to continue")
+    return {"stopped": True, "steps": run.state["step"], "output_dir": portable_path(run.out)}
 
 
 def _setup(cfg: NerTrainConfig, objective: Objective) -> TrainRun:
