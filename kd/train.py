@@ -344,7 +344,7 @@ def _evaluate_and_checkpoint(run: TrainRun, epoch: int) -> None:
 
 def _checkpoint(run: TrainRun, **extra: Any) -> None:
     """Save the resume state with the seconds trained so far, so a resumed run's clock counts every session."""
-    run.state["seconds"] = round(time.time() - run.t_start, 1)
+    run.state["seconds"] = time.time() - run.t_start  # unrounded: a tiny run can take under 50 ms
     save_checkpoint(run.accelerator, run.out, {**run.state, **extra})
 
 
