@@ -221,7 +221,7 @@ def role_ready(layout: Layout, arch: str, role: str) -> Path:
 def plan_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int) -> list[Step]:
     """Fine-tune every role of ``data`` (conll: from their MLM checkpoints; gonerd: from their CoNLL models)
     and score them in one ``kd eval`` report with retention against the teacher. A report that lacks a model
-    of the chain is deleted (when this worker scores it), so it is scored again."""
+    of the chain or the bootstrap is deleted (when this worker scores it), so it is scored again."""
     roles = data_roles(data)
     starts = role_models(layout, arch) if data == "conll" else {
         role: layout.out(arch, f"conll_{role}") / "best" for role in roles}
@@ -241,7 +241,7 @@ def plan_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int)
     limit = ["--limit", str(SMOKE_EVAL_LIMIT[data])] if layout.smoke else []
     path = layout.scores(arch, data)
     if stages.wants(f"{data}_eval") and stale_report(path, [model_name(arch, role) for role in roles]):
-        print(f"[ctd] {path} lacks a model of this chain: scored again", flush=True)
+        print(f"[ctd] {path} lacks a model of this chain or the bootstrap: scored again", flush=True)
         path.unlink()
     steps.append(Step(arch, f"{data}_eval", path, tuple(step.done for step in steps), (
         "kd", "eval", *models, "--teacher", model_name(arch, "teacher"), *eval_arguments(data, layout.gonerd_build),

@@ -74,11 +74,11 @@ class Stages:
                     after(step)
                     break
             else:  # nothing to take now
-                if not any(held_by_other(self.lock(step)) for step in steps):
+                busy = [step.label for step in steps if held_by_other(self.lock(step))]
+                if not busy:
                     missing = {step.label: [str(n) for n in step.needs if not n.exists()] for step in pending}
                     sys.exit(f"[ctd] nothing can run and no other process holds a stage; waiting on: {missing}")
                 if not waiting:
-                    busy = [step.label for step in steps if held_by_other(self.lock(step))]
                     print(f"[ctd] waiting for {', '.join(busy)} (another process)", flush=True)
                 waiting = True
                 time.sleep(self.poll_seconds)

@@ -69,7 +69,7 @@ def paired_bootstrap(counts: dict[str, list[tuple[int, int, int]]], replicates: 
 def bootstrap_report(results: Sequence[dict[str, Any]], replicates: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Split → :func:`paired_bootstrap` of the models of ``results`` (``kd eval`` results that kept their
     ``unit_counts``), in their order."""
-    splits = [s for s in results[0]["unit_counts"]] if results else []
+    splits = list(results[0]["unit_counts"]) if results else []
     return {split: paired_bootstrap({r["model"]: r["unit_counts"][split] for r in results}, replicates, seed)
             for split in splits}
 

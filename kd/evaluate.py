@@ -29,7 +29,7 @@ def evaluate_split(loaded: LoadedModel, split: NerSplit, *, max_length: int, str
     gold = [e.tags[slice(*e.span)] for e in exs]
     pred = [t[slice(*e.span)] for t, e in zip(tagged.tags, exs)]
     return {"scores": score(gold, pred), "n_truncated": tagged.n_truncated, "n_lost_words": tagged.n_lost_words,
-            "n_windows": tagged.n_windows, "pred": pred}
+            "n_windows": tagged.n_windows, "gold": gold, "pred": pred}
 
 
 def markdown_table(results: Sequence[dict[str, Any]], *, teacher: str | None = None,
@@ -113,7 +113,7 @@ def evaluate_models(models: Sequence[str], data: str, *, splits: Sequence[str] |
             per_split[name] = ev["scores"]
             truncated[name] = ev["n_truncated"]
             if unit_counts:
-                counts[name] = count_units([e.tags[slice(*e.span)] for e in split.examples], ev["pred"])
+                counts[name] = count_units(ev["gold"], ev["pred"])
         results.append({"model": names[i] if names else Path(path).name if Path(path).name != "best"
                         else Path(path).parent.name, "path": portable_path(loaded.path), "dataset": portable_path(data),
                         "unit": unit, "max_length": length, "stride": min(stride, length // 2),
