@@ -52,9 +52,12 @@ def save_checkpoint(accelerator, out: Path, state: dict[str, Any],
     accelerator.wait_for_everyone()
 
 
-def drop_logs_after(metrics: Path, step: int) -> None:
-    """Keep only the log records up to ``step``: the steps after the checkpoint are run (and logged) again."""
-    if metrics.is_file():
-        keep = [line for line in metrics.read_text(encoding="utf-8").splitlines()
-                if json.loads(line).get("step", 0) <= step]
-        metrics.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+def drop_logs_after(metrics: Path, step: int) -> float:
+    """Keep only the log records up to ``step``: the steps after the checkpoint are run (and logged) again.
+    Return the clock (``elapsed_s``) of the last record kept, 0.0 when none has one."""
+    if not metrics.is_file():
+        return 0.0
+    keep = [line for line in metrics.read_text(encoding="utf-8").splitlines() if json.loads(line).get("step", 0) <= step]
+    metrics.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+    clocks = [record["elapsed_s"] for record in map(json.loads, keep) if "elapsed_s" in record]
+    return clocks[-1] if clocks else 0.0

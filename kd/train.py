@@ -218,7 +218,9 @@ def _setup(cfg: NerTrainConfig, objective: Objective) -> TrainRun:
         (out / "metrics.jsonl").write_text("")
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     elif run.main:
-        drop_logs_after(out / "metrics.jsonl", run.state["step"])
+        logged = drop_logs_after(out / "metrics.jsonl", run.state["step"])
+        if "seconds" not in run.state:  # a checkpoint saved before its clock was kept: the log's clock stands in
+            run.t_start -= logged
     return run
 
 

@@ -52,10 +52,12 @@ def test_a_complete_checkpoint_whose_rename_was_cut_off_is_used(tmp_path):
 
 def test_logs_after_the_checkpoint_step_are_dropped(tmp_path):
     metrics = tmp_path / "metrics.jsonl"
-    metrics.write_text("".join(json.dumps(r) + "\n" for r in ({"step": 1}, {"epoch": 1, "step": 2}, {"step": 3},
-                                                                  {"note": "no step"})))
-    drop_logs_after(metrics, 2)
+    records = ({"step": 1, "elapsed_s": 4.0}, {"epoch": 1, "step": 2}, {"step": 3, "elapsed_s": 9.0},
+               {"note": "no step"})
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert drop_logs_after(metrics, 2) == 4.0  # the clock of the last kept record that has one
     assert [json.loads(line) for line in metrics.read_text().splitlines()] == [
-        {"step": 1}, {"epoch": 1, "step": 2}, {"note": "no step"}]
-    drop_logs_after(tmp_path / "absent.jsonl", 2)  # nothing logged yet: nothing to do
+        {"step": 1, "elapsed_s": 4.0}, {"epoch": 1, "step": 2}, {"note": "no step"}]
+    assert drop_logs_after(metrics, 0) == 0.0
+    assert drop_logs_after(tmp_path / "absent.jsonl", 2) == 0.0  # nothing logged yet: nothing to do
     assert not (tmp_path / "absent.jsonl").exists()

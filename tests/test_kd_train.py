@@ -247,13 +247,14 @@ def torch_equal(a, b) -> bool:
     return bool(torch.equal(a, b))
 
 
-def test_stop_after_checkpoints_and_a_second_run_finishes(tmp_path, capsys):
+@pytest.mark.parametrize("clock", ["checkpoint", "log"])
+def test_stop_after_checkpoints_and_a_second_run_finishes(tmp_path, capsys, clock):
     from gonerd.cli import main
 
     model = build_model_dir(tmp_path / "init", conll_words(TRAIN), head=False)
     cfg = tmp_path / "ner.yaml"
     cfg.write_text(f"model: {model}\noutput_dir: {tmp_path / 'run'}\nmax_length: 24\nstride: 6\nbatch_size: 2\n"
-                   f"torch_threads: 1\ndata:\n  train: {TRAIN}\n  dev: {TRAIN}\n")
+                   f"torch_threads: 1\nlog_every: 1\ndata:\n  train: {TRAIN}\n  dev: {TRAIN}\n")
     assert main(["kd", "train-ner", "--config", str(cfg), "--epochs", "2", "--stop-after", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "stopped after step 2" in out and json.loads(out[out.index("{"):])["stopped"] is True
@@ -262,7 +263,13 @@ def test_stop_after_checkpoints_and_a_second_run_finishes(tmp_path, capsys):
     state_file = tmp_path / "run" / "last" / "kd_state.json"
     state = json.loads(state_file.read_text())
     assert state["seconds"] > 0
-    state_file.write_text(json.dumps({**state, "seconds": 1000.0}))  # as if the first session took 1,000 s
+    if clock == "checkpoint":
+        state_file.write_text(json.dumps({**state, "seconds": 1000.0}))  # as if the first session took 1,000 s
+    else:  # a checkpoint saved before the clock was kept: the log's clock at its step is taken instead
+        state_file.write_text(json.dumps({k: v for k, v in state.items() if k != "seconds"}))
+        metrics = tmp_path / "run" / "metrics.jsonl"
+        records = [json.loads(line) for line in metrics.read_text().splitlines()]
+        metrics.write_text("".join(json.dumps({**r, "elapsed_s": r["elapsed_s"] + 1000.0}) + "\n" for r in records))
     assert main(["kd", "train-ner", "--config", str(cfg), "--epochs", "2", "--quiet"]) == 0
     assert "resuming in epoch 1 at step 2" in capsys.readouterr().out
     record = json.loads((tmp_path / "run" / "run.json").read_text())
