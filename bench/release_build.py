@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ CARD_DIR = Path("data_cards") / "gonerd-shared"
 OUT = Path("release_out")
 SOURCE_KINDS = ("manifest", "releases")
 CONLL_FILES = ("eng.train", "eng.testa", "eng.testb")
-STATS_FILES = ("stats.json", "stats.md")
 RELEASE_BLOCK = "release"
 
 
@@ -297,8 +295,6 @@ def build_release(config: ReleaseConfig, root: Path, out: Path, card_dir: Path, 
     card = with_block((out / "README.md").read_text(encoding="utf-8"), RELEASE_BLOCK, body)
     (out / "README.md").write_text(card, encoding="utf-8")
     (card_dir / "README.md").write_text(card, encoding="utf-8")
-    for name in STATS_FILES:
-        shutil.copyfile(out / "stats" / name, card_dir / "stats" / name)
     return {**summary, "card": str(card_dir / "README.md"), "stats": str(card_dir / "stats" / "stats.json"),
             "parts": {f"{k}/{p}": {"input": c["input"], "dataset": c["dataset"], "dropped": dict(c["dropped"])}
                       for (k, p), c in counts.items()}}

@@ -26,7 +26,10 @@ _FRONT = re.compile(r"\A---\n(?P<yaml>.*?)\n---\n?", re.S)
 GENERATED_KEYS = ("pretty_name", "license", "license_name", "language", "multilinguality", "task_categories",
                   "task_ids", "size_categories", "source_datasets", "annotations_creators", "language_creators",
                   "tags", "configs", "dataset_info")
-FIGURE_PATH = "stats/figure1.png"
+STATS_DIR = "stats"
+FIGURE_PATH = f"{STATS_DIR}/figure1.png"
+# The files of the statistics folder a card cites (copied with the card by ``gonerd build --card-copy``).
+STATS_FILES = ("stats.json", "stats.md")
 
 BIBTEX = """@inproceedings{brown-etal-2023-efficient,
     title = "Efficient Transformer Knowledge Distillation: A Performance Review",
@@ -142,7 +145,7 @@ def _has_metric(node: Any) -> bool:
     return _is_metric(node) or (isinstance(node, dict) and any(_has_metric(v) for v in node.values()))
 
 
-def _quality(label_eval: dict[str, Any] | None) -> str:
+def _quality(label_eval: dict[str, Any] | None, eval_file: str) -> str:
     if not label_eval:
         return ("**Quality: not measured** for this build (no label evaluation was given). The pre-labels "
                 "have not been compared with hand labels; treat them as silver labels.")
@@ -166,7 +169,7 @@ def _quality(label_eval: dict[str, Any] | None) -> str:
     own = ("`gonerd_gold` is hand-labelled documents of this dataset; the other gold sets are other texts"
            if "gonerd_gold" in label_eval else "the gold texts are not this dataset's documents")
     return "\n".join(["**Quality, measured** against hand-labeled gold (from the label-evaluation JSON given to the "
-                      f"build; {own}):", "", *notes, "",
+                      f"build, `{eval_file}`; {own}):", "", *notes, "",
                       "| gold / entities | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|", *rows])
 
 
@@ -218,12 +221,14 @@ def _schema() -> str:
 def render_card(*, stats: list[dict[str, Any]], stats_markdown: str, split_sizes: dict[str, dict[str, int]],
                 download_size: int, label_sources: Counter, report: dict[str, Any] | None = None,
                 label_eval: dict[str, Any] | None = None, config: BuildConfig | None = None,
-                figure: str | None = FIGURE_PATH) -> str:
+                figure: str | None = FIGURE_PATH, report_file: str = "report.json",
+                eval_file: str = "eval_labels.json") -> str:
     """The full card (header + hand-written template + generated blocks) from a build's numbers.
 
     ``stats[0]`` is the dataset's :func:`gonerd.stats.compute_stats` dict (others are comparisons),
     ``split_sizes`` maps split → ``num_examples``/``num_bytes``, ``report`` is the document
-    pipeline's ``report.json``, ``label_eval`` an optional label-quality JSON.
+    pipeline's ``report.json``, ``label_eval`` an optional label-quality JSON; ``report_file`` and
+    ``eval_file`` are the names the card gives those two files as the sources of its figures.
     """
     config = config or BuildConfig()
     ours = stats[0]
@@ -267,12 +272,14 @@ def render_card(*, stats: list[dict[str, Any]], stats_markdown: str, split_sizes
     if t10:
         sources += (f"\n\n{t10['total']['domains']} domains; the top {len(t10['top'])} hold "
                     f"{t10['top'][-1]['cdf']:.1%} of the documents (Table 10 below).")
-    filtering = ("Counts per stage of the document pipeline (in → out), from its report:\n\n" + _stage_table(report)
+    filtering = (f"Counts per stage of the document pipeline (in → out), from its report `{report_file}`:\n\n"
+                 + _stage_table(report)
                  if report else "Filtering counts: not recorded for this build (no document-pipeline report).")
     labeling = ("Labels are **pre-labels** unless the source says `human:`. Sources in this build:\n\n"
                 + "\n".join(f"- `{src}`: {n:,} documents" for src, n in label_sources.most_common())
-                + "\n\n" + _quality(label_eval))
-    statistics = "Sequences are whole documents" + _conll_note(stats[1:]) + "\n\n" + stats_markdown.strip()
+                + "\n\n" + _quality(label_eval, eval_file))
+    statistics = ("Sequences are whole documents" + _conll_note(stats[1:]) + f" Tables from `{STATS_DIR}/stats.json` "
+                  f"(also `{STATS_DIR}/stats.md`), which the statistics stage (`gonerd stats`) wrote.\n\n" + stats_markdown.strip())
     if figure:
         from gonerd.figure import CAPTION
 
@@ -315,13 +322,22 @@ def read_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _source_name(path: str | Path | None, dataset_dir: Path) -> str:
+    """How the card names a source file: relative to the dataset folder when inside it, else by file name
+    (the machine's directories mean nothing to card readers)."""
+    if path is None:
+        return ""
+    path = Path(path).resolve()
+    return str(path.relative_to(dataset_dir.resolve())) if path.is_relative_to(dataset_dir.resolve()) else path.name
+
+
 def write_card(dataset_dir: str | Path, *, report_path: str | Path | None = None,
                eval_path: str | Path | None = None, config: BuildConfig | None = None) -> Path:
     """Generate ``dataset_dir/README.md`` from the build's files, merging into an existing card."""
     from gonerd.dataset import SPLITS, load_gonerd, shard_path
 
     dataset_dir = Path(dataset_dir)
-    stats_dir = dataset_dir / "stats"
+    stats_dir = dataset_dir / STATS_DIR
     stats = json.loads((stats_dir / "stats.json").read_text(encoding="utf-8"))["corpora"]
     dd = load_gonerd(dataset_dir)
     split_sizes = {s: {"num_examples": len(dd[s]), "num_bytes": dd[s].data.nbytes} for s in SPLITS}
@@ -333,7 +349,9 @@ def write_card(dataset_dir: str | Path, *, report_path: str | Path | None = None
     generated = render_card(stats=stats, stats_markdown=(stats_dir / "stats.md").read_text(encoding="utf-8"),
                             split_sizes=split_sizes, download_size=download_size, label_sources=label_sources,
                             report=report, label_eval=label_eval, config=config,
-                            figure=FIGURE_PATH if (dataset_dir / FIGURE_PATH).is_file() else None)
+                            figure=FIGURE_PATH if (dataset_dir / FIGURE_PATH).is_file() else None,
+                            report_file=_source_name(report_path, dataset_dir),
+                            eval_file=_source_name(eval_path, dataset_dir))
     path = dataset_dir / "README.md"
     existing = path.read_text(encoding="utf-8") if path.is_file() else None
     path.write_text(merge_card(existing, generated), encoding="utf-8")

@@ -68,6 +68,8 @@ def test_hand_edits_survive_regeneration_and_eval_is_rendered(dataset_dir, tmp_p
     assert "Hand-written licence note." in text and text.rstrip().endswith("ops@example.org")
     assert "EDITED INSIDE A BLOCK" not in text and "| ALL | 0.710 | 0.640 | 0.673 | 120 |" in text
     assert "gold `hand-labeled sample`" in text and "not measured" not in text
+    # A source outside the dataset folder is named by its file name alone, never by the machine's path.
+    assert "given to the build, `eval.json`" in text and str(tmp_path) not in text
     assert hand_written(text)[0] == {"homepage": "https://example.org/gonerd"}
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(InputError, match="bad.json.*line 1.*not valid JSON"):

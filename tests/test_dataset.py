@@ -116,6 +116,10 @@ def test_build_command_runs_every_stage_on_the_bundled_sample(tmp_path, capsys):
     meta = yaml.safe_load(card.split("---\n")[1])
     assert sum(s["num_examples"] for s in meta["dataset_info"]["splits"]) == len(docs)
     assert (cards / "README.md").read_text() == card and (cards / "stats" / "figure1.png").is_file()
+    # The copy carries the files its figures come from, and the card names them.
+    for name in ("stats.json", "stats.md"):
+        assert (cards / "stats" / name).read_bytes() == (out / "stats" / name).read_bytes()
+    assert "from its report `documents/report.json`" in card and "Tables from `stats/stats.json`" in card
     stats = json.loads((out / "stats" / "stats.json").read_text())["corpora"][0]
     assert stats["table1_lengths"]["count"] == len(docs)
     printed = capsys.readouterr()

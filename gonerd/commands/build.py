@@ -45,7 +45,7 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
     silences every progress bar, the datasets library's included. ``out`` is locked for the run:
     a second build into it is refused at once (:func:`gonerd.pipeline.outdir.output_lock`).
     """
-    from gonerd.card import FIGURE_PATH, write_card
+    from gonerd.card import FIGURE_PATH, STATS_DIR, STATS_FILES, write_card
     from gonerd.commands.label import run_label
     from gonerd.commands.stats import corpora_for
     from gonerd.config import BuildConfig, LabelConfig
@@ -67,9 +67,10 @@ def run_build(inputs: list[str | Path], out: str | Path, *, pipeline_config: Any
             card = write_card(out, report_path=out / "documents" / "report.json", eval_path=eval_labels,
                               config=build_config)
         if card_copy is not None:
-            (card_copy / Path(FIGURE_PATH).parent).mkdir(parents=True, exist_ok=True)
+            (card_copy / STATS_DIR).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(card, card_copy / "README.md")
-            shutil.copyfile(out / FIGURE_PATH, card_copy / FIGURE_PATH)
+            for name in (Path(FIGURE_PATH).name, *STATS_FILES):
+                shutil.copyfile(out / STATS_DIR / name, card_copy / STATS_DIR / name)
         stats = json.loads(stats_paths["json"].read_text(encoding="utf-8"))["corpora"][0]
         return {"documents": report["n_documents"], "labeled": labeled["documents"], "human": labeled["human"],
                 "splits": {s: len(ds) for s, ds in dd.items()}, "table1": stats["table1_lengths"],
@@ -117,7 +118,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CoNLL-2003 files to compare against in the tables and Figure 1")
     p.add_argument("--eval-labels", type=Path, metavar="JSON", help="label-quality JSON to report in the card")
     add_corrections_arguments(p)
-    p.add_argument("--card-copy", type=Path, metavar="DIR", help="also copy the card and figure into DIR")
+    p.add_argument("--card-copy", type=Path, metavar="DIR", help="also copy the card, its statistics (stats.json, stats.md) and figure into DIR")
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_arguments(p, "pipeline settings; --set label.KEY=V and --set build.KEY=V reach the label and "
