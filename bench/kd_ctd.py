@@ -390,6 +390,7 @@ def write_results(layout: Layout, archs: list[str]) -> None:
     md = markdown(collected)
     snapshot = read_json(layout.gonerd_build / "SNAPSHOT.json")
     result = {"name": "kd_ctd", "command": " ".join(["python", *sys.argv]), "machine": machine(),
+              "corpus": corpus_summary(layout.corpus),
               "gonerd_build": snapshot and {**snapshot, "copy": str(layout.gonerd_build)},
               "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "smoke": layout.smoke,
               "configs": sorted(str(p) for p in CONFIGS.glob("ctd_*.toml")), "records": str(layout.records),
@@ -398,6 +399,13 @@ def write_results(layout: Layout, archs: list[str]) -> None:
     (layout.results / "kd_ctd.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (layout.results / "kd_ctd.md").write_text(md, encoding="utf-8")
     print(f"\n[ctd] tables: {layout.results / 'kd_ctd.md'}\n\n{md}", flush=True)
+
+
+def corpus_summary(corpus: Path) -> dict[str, Any] | None:
+    """The MLM corpus's size from the ``corpus.json`` ``kd corpus`` wrote (documents, and documents, sequences
+    and tokens per split), without its command line, which names the machine's directories."""
+    info = read_json(corpus / "corpus.json")
+    return info and {key: info[key] for key in ("documents", "max_length", "held_out", "seed", "splits")}
 
 
 def recorded_archs(layout: Layout) -> list[str]:

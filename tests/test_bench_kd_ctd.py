@@ -174,3 +174,23 @@ def test_the_tables_show_every_architecture_with_a_record(tmp_path):
     layout.record("longformer", "pretrain").write_text("{}")
     layout.scores("lsg", "conll").write_text("{}")
     assert kd_ctd.recorded_archs(layout) == ["lsg", "longformer"]
+
+
+def test_the_results_files_hold_the_tables_the_corpus_size_and_no_machine_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    layout = kd_ctd.Layout(Path("runs"), Path("records"), Path("results"), smoke=True)
+    layout.records.mkdir()
+    layout.scores("lsg", "conll").write_text(json.dumps(_report({"lsg teacher": {"testb": 0.8},
+                                                                 "lsg student": {"testb": 0.76}})))
+    layout.corpus.mkdir(parents=True)
+    splits = {"train": {"documents": 9, "sequences": 4, "tokens": 900}, "heldout": {"documents": 1, "sequences": 1,
+                                                                                      "tokens": 90}}
+    (layout.corpus / "corpus.json").write_text(json.dumps({
+        "documents": 10, "max_length": 4096, "held_out": 0.05, "seed": 0, "splits": splits,
+        "command": f"cli.py kd corpus {tmp_path}/data --out runs/ctd/corpus"}))
+    kd_ctd.write_results(layout, kd_ctd.recorded_archs(layout))
+    result = json.loads((layout.results / "kd_ctd.json").read_text())
+    assert result["corpus"] == {"documents": 10, "max_length": 4096, "held_out": 0.05, "seed": 0, "splits": splits}
+    assert list(result["archs"]) == ["lsg"] and result["table"] == (layout.results / "kd_ctd.md").read_text()
+    assert "| **lsg** teacher | 80.0 |" in result["table"]
+    assert str(tmp_path) not in (layout.results / "kd_ctd.json").read_text()
