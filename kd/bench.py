@@ -268,12 +268,12 @@ def bench_command(pairs: Sequence[str], baselines: Sequence[str], lengths: Seque
     import datetime as dt
 
     from kd.config import portable_path
-    from kd.record import git_commit, library_versions
+    from kd.record import git_commit, library_versions, portable_command
 
     with tempfile.TemporaryDirectory(prefix="kd-bench-") as tmp:
         models = parse_models(pairs, baselines, Path(tmp))
         results = run_bench(models, lengths, batch_size=batch_size, repeat=repeat, threads=threads, progress=progress)
-    return {"name": "kd_table2", "command": " ".join(["gonerd", *sys.argv[1:]]),
+    return {"name": "kd_table2", "command": portable_command("gonerd", sys.argv[1:]),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": {"cpu_count": os.cpu_count(), "threads": threads}, "git": git_commit(),
             "versions": library_versions(), "batch_size": batch_size, "repeat": repeat, "lengths": list(lengths),

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gonerd.errors import InputError, OutputError
+from kd.record import portable_command
 
 SPLITS = ("train", "heldout")
 CORPUS_FILE = "corpus.json"
@@ -268,7 +269,7 @@ def build_corpus(inputs: list[str | Path], tokenizer: str | Path, out: str | Pat
             "vocab_sha256": vocab_fingerprint(tok),
             "documents": len(docs), "empty_documents_skipped": len(docs) - len(kept), "splits": counts,
             "heldout_document_ids": [docs[i].id for i in kept if split_of[i] == "heldout"], "sources": sources,
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+            "command": portable_command(Path(sys.argv[0]).name, sys.argv[1:])}
     tmp = out / f".{CORPUS_FILE}.tmp"
     tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / CORPUS_FILE)

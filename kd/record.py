@@ -85,13 +85,25 @@ def portable_paths(value: Any) -> Any:
     return value
 
 
+def portable_command(program: str, args: list[str]) -> str:
+    """The command line ``program args…`` as a record shows it: each absolute path argument (alone or after
+    ``NAME=``) written as :func:`kd.config.portable_path` shows it."""
+    from kd.config import portable_path
+
+    def shown(arg: str) -> str:
+        head, sep, tail = arg.rpartition("=")
+        return head + sep + portable_path(tail) if os.path.isabs(tail) else arg
+
+    return " ".join([program, *map(shown, args)])
+
+
 def run_record(name: str, config: Any, summary: dict[str, Any], metrics_path: Path, *,
                num_processes: int = 1, argv: list[str] | None = None) -> dict[str, Any]:
     """The record of one finished run (``config`` a dataclass, ``summary`` the command's own summary)."""
     args = sys.argv[1:] if argv is None else argv
     return {
         "name": name,
-        "command": " ".join([Path(sys.argv[0]).name, *args]),
+        "command": portable_command(Path(sys.argv[0]).name, list(args)),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git": CODE_COMMIT,
         "config": portable_paths(dataclasses.asdict(config)),

@@ -3,6 +3,7 @@ split is by document, masks follow BERT's proportions and never touch special to
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -156,3 +157,12 @@ def test_tokenizer_without_specials_is_refused():
     tok.pad_token = None
     with pytest.raises(ValueError, match="pad token"):
         special_ids(tok)
+
+
+def test_the_recorded_command_names_the_data_root_not_the_machine(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("GONERD_DATA", str(tmp_path))
+    (tmp_path / "a.txt").write_text("Some text of a document. " * 5)
+    monkeypatch.setattr(sys, "argv", ["cli.py", "kd", "corpus", str(tmp_path / "a.txt"), "--out", "x"])
+    info = build_corpus([tmp_path / "a.txt"], tiny_model, tmp_path / "out", max_length=32, held_out=0.0,
+                        progress=False)
+    assert info["command"] == "cli.py kd corpus ${GONERD_DATA}/a.txt --out x"

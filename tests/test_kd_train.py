@@ -65,7 +65,7 @@ def test_run_record_is_written_by_the_command(trained, tmp_path):
 
 
 def test_a_record_names_no_absolute_path(monkeypatch, tmp_path):
-    from kd.record import portable_paths
+    from kd.record import portable_command, portable_paths
 
     monkeypatch.setenv("GONERD_DATA", str(tmp_path / "data"))
     config = {"data": {"train": str(tmp_path / "data" / "conll2003" / "eng.train"), "dev": "relative/eng.testa"},
@@ -73,6 +73,11 @@ def test_a_record_names_no_absolute_path(monkeypatch, tmp_path):
     assert portable_paths(config) == {"data": {"train": "${GONERD_DATA}/conll2003/eng.train",
                                                "dev": "relative/eng.testa"},
                                       "model": "bench/m", "labels": ["PER", "ORG"], "other": "/nowhere/known"}
+    args = ["--data", str(tmp_path / "data" / "conll2003"), f"--pair=lsg={Path.cwd() / 'bench' / 'x'}",
+            "--split", f"testb={tmp_path / 'data' / 'conll2003' / 'eng.testb'}", "--out", "runs/y", "/nowhere"]
+    assert portable_command("gonerd", args) == (
+        "gonerd --data ${GONERD_DATA}/conll2003 --pair=lsg=bench/x --split testb=${GONERD_DATA}/conll2003/eng.testb "
+        "--out runs/y /nowhere")
 
 
 def test_rerun_resumes_after_the_last_finished_epoch(trained, capsys):
