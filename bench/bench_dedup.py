@@ -58,6 +58,7 @@ def edit(text: str, rate: float, rng: random.Random) -> str:
 
 
 def main() -> None:
+    """Run the near-duplicate benchmark and save its JSON result under bench/results/."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--copies", type=int, default=150)
     parser.add_argument("--seed", type=int, default=7)

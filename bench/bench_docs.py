@@ -44,6 +44,7 @@ def load_pages() -> tuple[Path, list[tuple[bytes, str | None]]]:
 
 
 def main() -> None:
+    """Time ``gonerd docs`` against bare trafilatura in one process and save the ratio under bench/results/."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()

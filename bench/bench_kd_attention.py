@@ -100,6 +100,7 @@ def interleaved_medians(calls: dict, rounds: int) -> dict[str, tuple[float, floa
 
 
 def main() -> None:
+    """Time LSG, Longformer and BigBird attention against full attention at each length; save the table."""
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -164,6 +164,7 @@ def scan(args: argparse.Namespace, texts: list[str]) -> None:
 
 
 def main() -> None:
+    """Time ``kd predict`` (fp32, int8) against ``transformers.pipeline`` on long documents; save the result."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--int8-model", help="its `gonerd kd export --int8` folder (default: exported into a temp dir)")

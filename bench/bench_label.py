@@ -39,6 +39,7 @@ def texts() -> list[str]:
 
 
 def main() -> None:
+    """Time ``label_documents`` against bare ``nlp.pipe`` and save the throughput ratio under bench/results/."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()

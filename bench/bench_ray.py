@@ -137,6 +137,7 @@ def ratios(results: dict[str, dict[str, float]], key: str) -> dict[str, float]:
 
 
 def main() -> None:
+    """Time ``gonerd docs`` and ``gonerd label`` locally and on Ray in one run; save the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=2000, help="records per corpus (≥ 2,000 for the record)")
     parser.add_argument("--limit", type=int, help="a quick check on this many records; nothing is saved")

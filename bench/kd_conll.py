@@ -26,6 +26,7 @@ RUN = "runs/conll_minilm_3ep"
 
 
 def main() -> int:
+    """Train the CoNLL-2003 MiniLM with the reference recipe and score it by sentence, by document and in context."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=2, help="torch threads of the training and the evaluations")
     args = p.parse_args()

@@ -34,6 +34,7 @@ MODELS = ((CONLL_RUN, "MiniLM, CoNLL-2003 only"), ("runs/gonerd_minilm", "MiniLM
 
 
 def main() -> int:
+    """Train each recorded GONERD model and score them all on the hand-labelled test split."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=2, help="torch threads of every training and the evaluation")
     args = p.parse_args()

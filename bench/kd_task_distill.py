@@ -122,6 +122,7 @@ def table(rows: list[dict], teacher: dict) -> str:
 
 
 def main() -> int:
+    """Run the task-distillation ablation (λ on testa, seeds on testb and CoNLL++) and write its tables."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--teacher", required=True, help="fine-tuned CoNLL-2003 token classifier")
     p.add_argument("--runs", default="runs/task_distill", help="folder of the student runs")

@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
+    """Run every benchmark script in turn; return 1 if any failed."""
     failed = []
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"\n=== {script.name}", flush=True)
