@@ -26,3 +26,21 @@ def test_update_readme_rewrites_only_the_block(tmp_path):
 def test_readme_names_the_two_setup_commands():
     text = README.read_text(encoding="utf-8")
     assert "make demo" in text and "make test" in text
+
+
+def test_the_reliability_table_counts_the_cases_its_test_files_hold():
+    """The Reliability section's case counts are pytest's own collection of the files it names."""
+    import re
+    import subprocess
+    import sys
+
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"\(`(tests/test_reliability_\w+\.py)`\) \| (\d+) \|", section)
+    assert len(rows) == 4
+    total = int(re.search(r"`tests/test_reliability_\*\.py`, (\d+) cases", section).group(1))
+    assert total == sum(int(n) for _, n in rows)
+    for path, cases in rows:
+        out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", path],
+                             cwd=README.parent, capture_output=True, text=True, check=True).stdout
+        assert f"{cases} tests collected" in out, (path, out[-200:])
