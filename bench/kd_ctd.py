@@ -218,11 +218,12 @@ def role_ready(layout: Layout, arch: str, role: str) -> Path:
     return layout.out(arch, "pretrain" if role == "teacher" else "distill") / "run.json"
 
 
-def plan_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int) -> list[Step]:
+def plan_ner(layout: Layout, stages: Stages, arch: str, data: str, threads: int, reference: bool = True) -> list[Step]:
     """Fine-tune every role of ``data`` (conll: from their MLM checkpoints; gonerd: from their CoNLL models)
-    and score them in one ``kd eval`` report with retention against the teacher. A report that lacks a model
-    of the chain or the bootstrap is deleted (when this worker scores it), so it is scored again."""
-    roles = data_roles(data)
+    and score them in one ``kd eval`` report with retention against the teacher; without ``reference``, the
+    converted model is left out. A report that lacks a model of the chain or the bootstrap is deleted (when
+    this worker scores it), so it is scored again."""
+    roles = tuple(role for role in data_roles(data) if reference or role != REFERENCE)
     starts = role_models(layout, arch) if data == "conll" else {
         role: layout.out(arch, f"conll_{role}") / "best" for role in roles}
     steps = []
@@ -425,7 +426,7 @@ def corpus_inputs() -> list[Path]:
 
 
 def plan(layout: Layout, stages: Stages, archs: list[str], threads: int, with_gonerd: bool,
-         corpus_sources: list[Path]) -> list[Step]:
+         corpus_sources: list[Path], reference: bool = True) -> list[Step]:
     """Every step of the chains of ``archs``, in the order one worker takes them: conversions, the shared
     corpus (of ``corpus_sources``), then per architecture pretraining, distillation, the CoNLL-2003 fine-tunes and scores and (with a
     GONERD build) the GONERD ones."""
@@ -436,7 +437,7 @@ def plan(layout: Layout, stages: Stages, archs: list[str], threads: int, with_go
         "kd", "corpus", *map(str, corpus_sources), "--tokenizer", SOURCE, "--out", str(layout.corpus),
         "--max-length", "4096", "--quiet")))
     for arch in archs:
-        steps += plan_mlm(layout, arch, threads) + plan_ner(layout, stages, arch, "conll", threads)
+        steps += plan_mlm(layout, arch, threads) + plan_ner(layout, stages, arch, "conll", threads, reference)
         if with_gonerd:
             steps += plan_ner(layout, stages, arch, "gonerd", threads)
     return steps
@@ -449,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads of every training and evaluation")
     p.add_argument("--smoke", action="store_true", help="tiny budgets in runs/ctd_smoke (checks the chain in minutes)")
     p.add_argument("--no-gonerd", action="store_true", help="skip the GONERD fine-tuning and scoring")
+    p.add_argument("--no-reference", action="store_true",
+                   help="skip the reference (the converted model fine-tuned on CoNLL-2003 without MLM pretraining): "
+                        "it costs as much as the teacher's fine-tune; a later run without this flag adds it and "
+                        "scores the CoNLL models again")
     p.add_argument("--only", nargs="+", choices=stage_names(), metavar="STAGE",
                    help="take only these stages, leaving the others to other processes or later runs; "
                         f"of {', '.join(stage_names())}")
@@ -467,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[ctd] no GONERD build in {GONERD_BUILD}/ (run `make demo`): the GONERD fine-tuning is skipped",
               flush=True)
     stages = Stages(layout.runs / "locks", frozenset(args.only) if args.only else None)
-    steps = plan(layout, stages, args.arch, args.threads, with_gonerd, corpus_inputs())
+    steps = plan(layout, stages, args.arch, args.threads, with_gonerd, corpus_inputs(), not args.no_reference)
 
     def tables_after_scoring(step: Step) -> None:
         if step.name.endswith("_eval"):

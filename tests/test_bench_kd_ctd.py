@@ -165,6 +165,12 @@ def test_the_plan_lets_a_second_worker_fine_tune_while_the_student_distils(tmp_p
     assert set(by_name["conll_eval"].needs) == {by_name[f"conll_{r}"].done for r in kd_ctd.data_roles("conll")}
     assert by_name["gonerd_student"].needs == (by_name["conll_student"].done,)
     assert "--limit" in by_name["gonerd_eval"].args  # smoke budgets reach the scoring too
+    # Without the reference, its fine-tune is not planned and the CoNLL scoring neither waits for it nor names it.
+    lean = {s.name: s for s in kd_ctd.plan(layout, kd_ctd.Stages(layout.runs / "locks"), ["lsg"], 1, True,
+                                          [tmp_path / "doc.txt"], reference=False)}
+    assert set(by_name) - set(lean) == {"conll_converted"}
+    assert set(lean["conll_eval"].needs) == {by_name[f"conll_{r}"].done for r in kd_ctd.ROLES}
+    assert "lsg converted" not in lean["conll_eval"].args and "lsg converted" in by_name["conll_eval"].args
 
 
 def test_the_tables_show_every_architecture_with_a_record(tmp_path):
