@@ -278,8 +278,9 @@ def render_card(*, stats: list[dict[str, Any]], stats_markdown: str, split_sizes
     labeling = ("Labels are **pre-labels** unless the source says `human:`. Sources in this build:\n\n"
                 + "\n".join(f"- `{src}`: {n:,} documents" for src, n in label_sources.most_common())
                 + "\n\n" + _quality(label_eval, eval_file))
-    statistics = ("Sequences are whole documents" + _conll_note(stats[1:]) + f" Tables from `{STATS_DIR}/stats.json` "
-                  f"(also `{STATS_DIR}/stats.md`), which the statistics stage (`gonerd stats`) wrote.\n\n" + stats_markdown.strip())
+    statistics = ("Sequences are whole documents" + _conll_note(stats[1:])
+                  + f" Tables from `{STATS_DIR}/stats.json` (also `{STATS_DIR}/stats.md`), which the statistics stage "
+                  "(`gonerd stats`) wrote.\n\n" + stats_markdown.strip())
     if figure:
         from gonerd.figure import CAPTION
 

@@ -57,7 +57,8 @@ def drop_logs_after(metrics: Path, step: int) -> float:
     Return the clock (``elapsed_s``) of the last record kept, 0.0 when none has one."""
     if not metrics.is_file():
         return 0.0
-    keep = [line for line in metrics.read_text(encoding="utf-8").splitlines() if json.loads(line).get("step", 0) <= step]
+    keep = [line for line in metrics.read_text(encoding="utf-8").splitlines()
+            if json.loads(line).get("step", 0) <= step]
     metrics.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
     clocks = [record["elapsed_s"] for record in map(json.loads, keep) if "elapsed_s" in record]
     return clocks[-1] if clocks else 0.0

@@ -118,7 +118,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CoNLL-2003 files to compare against in the tables and Figure 1")
     p.add_argument("--eval-labels", type=Path, metavar="JSON", help="label-quality JSON to report in the card")
     add_corrections_arguments(p)
-    p.add_argument("--card-copy", type=Path, metavar="DIR", help="also copy the card, its statistics (stats.json, stats.md) and figure into DIR")
+    p.add_argument("--card-copy", type=Path, metavar="DIR",
+                   help="also copy the card, its statistics (stats.json, stats.md) and figure into DIR")
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_arguments(p, "pipeline settings; --set label.KEY=V and --set build.KEY=V reach the label and "
