@@ -125,6 +125,8 @@ class Writer(threading.Thread):
         self.errors: list[str] = []
 
     def next_edit(self, doc: int) -> dict[str, Any]:
+        """A random relabel, removal or addition on ``doc`` that the server must accept (additions avoid
+        tokens already in a span; a document with over 40 spans only loses or changes them)."""
         spans = {s[0]: s for s in self.state[doc]["spans"]}
         if spans and (len(spans) > 40 or self.rng.random() < 0.3):
             start = self.rng.choice(list(spans))
@@ -139,6 +141,7 @@ class Writer(threading.Thread):
                 return {"op": "add", "start": start, "end": end, "label": self.rng.choice(LABELS)}
 
     def run(self) -> None:
+        """Send edits, one at a time, until ``stop`` is set, recording each latency and any error."""
         while not self.stop.is_set():
             if self.pace and self.stop.wait(self.rng.expovariate(1 / self.pace)):
                 return

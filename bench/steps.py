@@ -32,6 +32,7 @@ class Step:
 
     @property
     def label(self) -> str:
+        """The name progress lines show, e.g. ``"lsg distill"``."""
         return f"{self.arch} {self.name}".strip()
 
 

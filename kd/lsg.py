@@ -63,6 +63,7 @@ class LsgBertEmbeddings(BertEmbeddings):
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
                 past_key_values_length: int = 0) -> torch.Tensor:
+        """BERT's embeddings ``(B, L, h)`` with the global tokens in front: ``(B, g + L, h)``."""
         tokens = super().forward(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                                  inputs_embeds=inputs_embeds, past_key_values_length=past_key_values_length)
         # LayerNorm is per token, so normalising the globals apart equals normalising the concatenation.
@@ -172,6 +173,8 @@ class LsgSelfAttention(BertSelfAttention):
         return picked.reshape(b, length // f, width), picked_valid
 
     def forward(self, hidden_states, attention_mask=None, past_key_values=None, **kwargs):
+        """Context ``(B, g + L, H * d)`` of the global tokens and the ``L`` tokens, and ``None`` for the
+        attention weights (never materialised); ``attention_mask`` is ``(B, g + L)`` booleans."""
         b, t, _ = hidden_states.shape
         heads, d = self.num_attention_heads, self.attention_head_size
         valid = attention_mask if attention_mask is not None else torch.ones((b, t), dtype=torch.bool,

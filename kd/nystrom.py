@@ -72,6 +72,7 @@ class MaskedNystromSelfAttention(NystromformerSelfAttention):
         return value
 
     def forward(self, hidden_states, attention_mask=None, output_attentions=False):
+        """The library's forward with padding left out of the landmarks and the keys; returns its tuple."""
         batch, length = hidden_states.shape[:2]
         hidden_shape = (batch, length, -1, self.attention_head_size)
         query = self.query(hidden_states).view(hidden_shape).transpose(1, 2)

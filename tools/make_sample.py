@@ -38,6 +38,7 @@ def gold_for(entry: dict, web: Path) -> dict:
 
 
 def main() -> None:
+    """Write the seeded choice of pages and DOJ releases, and the manifest of their gold, into ``gonerd/sample/``."""
     web = SHARED / "webpages"
     entries = [json.loads(line) for line in (web / "manifest.jsonl").open()]
     rng = random.Random(2023)

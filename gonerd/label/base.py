@@ -28,7 +28,9 @@ class Labeler(Protocol):
     source: str
     labels: frozenset[str]
 
-    def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]: ...
+    def spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
+        """Token spans ``(start, end, label)`` of ``doc``, ``end`` exclusive."""
+        ...
 
 
 @runtime_checkable
@@ -36,7 +38,9 @@ class BatchLabeler(Labeler, Protocol):
     """A :class:`Labeler` that is faster on many documents at once (the MISC rules parse the age
     sentences of a whole batch together). ``spans_batch(docs)[i]`` must equal ``spans(docs[i])``."""
 
-    def spans_batch(self, docs: Sequence[spacy.tokens.Doc]) -> list[list[tuple[int, int, str]]]: ...
+    def spans_batch(self, docs: Sequence[spacy.tokens.Doc]) -> list[list[tuple[int, int, str]]]:
+        """``spans`` of each of ``docs``, in order."""
+        ...
 
 
 def spans_of_batch(labeler: Labeler, docs: Sequence[spacy.tokens.Doc]) -> list[list[tuple[int, int, str]]]:

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 class ScoredLabeler(Labeler, Protocol):
     """A labeler that also gives each span its confidence in ``[0, 1]``."""
 
-    def scored_spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str, float]]: ...
+    def scored_spans(self, doc: spacy.tokens.Doc) -> list[tuple[int, int, str, float]]:
+        """Token spans ``(start, end, label, confidence)`` of ``doc``, ``end`` exclusive."""
+        ...
 
 
 def vote(scored: list[tuple[int, int, str, float]], others: list[Span], threshold: float) -> list[Span]:

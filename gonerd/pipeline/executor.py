@@ -20,7 +20,9 @@ from gonerd.errors import ConfigError
 class Executor(Protocol):
     """Anything with an ordered, lazily consumed ``map``."""
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]: ...
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """``fn`` of each of ``items``, yielded in input order."""
+        ...
 
 
 def ordered_window(submit: Callable[[Any], Any], result: Callable[[Any], Any], items: Iterable[Any],
