@@ -51,6 +51,7 @@ from common import machine
 from steps import Stages, Step
 
 from gonerd.config import data_root
+from gonerd.label.core import HUMAN_PREFIX
 
 ARCHS = ("lsg", "longformer", "bigbird", "nystromformer")
 ROLES = ("teacher", "student", "control")
@@ -306,14 +307,27 @@ def collect(layout: Layout, arch: str) -> dict[str, Any]:
             "distilled_vs_control": pair_bootstrap(reports, model_name(arch, "student"), model_name(arch, "control"))}
 
 
+def gold_kind(report: dict[str, Any], split: str) -> str:
+    """What ``split`` of a ``kd eval`` report was scored against: ``hand labels`` or ``pre-labels`` (from its
+    ``label_sources``; ``mixed`` when both), or ``the file's tags`` for a split without that record (CoNLL)."""
+    counts = next((m["label_sources"][split] for m in report.get("models", []) if split in m.get("label_sources", {})),
+                  None)
+    if not counts:
+        return "the file's tags"
+    human = {src.startswith(HUMAN_PREFIX) for src in counts}
+    return "mixed" if len(human) == 2 else "hand labels" if human == {True} else "pre-labels"
+
+
 def pair_bootstrap(reports: dict[str, dict[str, Any] | None], a: str, b: str) -> dict[str, dict[str, Any]]:
-    """Split → the paired bootstrap of ``a − b`` (ALL F1) in the ``kd eval`` reports that hold one."""
+    """Split → the paired bootstrap of ``a − b`` (ALL F1) in the ``kd eval`` reports that hold one, with the
+    split's :func:`gold_kind` as ``gold``."""
     out = {}
     for report in reports.values():
         for split, result in ((report or {}).get("bootstrap") or {}).items():
             pair = next((p for p in result["pairs"] if (p["a"], p["b"]) == (a, b)), None)
             if pair is not None:
-                out[split] = {**pair, "units": result["units"], "replicates": result["replicates"]}
+                out[split] = {**pair, "units": result["units"], "replicates": result["replicates"],
+                              "gold": gold_kind(report, split)}
     return out
 
 
@@ -366,12 +380,14 @@ def markdown(archs: dict[str, dict[str, Any]]) -> str:
             lines.append("| " + " | ".join(cells) + " |")
     pairs = [(arch, split, p) for arch, res in archs.items() for split, p in res.get("distilled_vs_control", {}).items()]
     if pairs:
-        lines += ["", "| arch | split | documents | distilled − control, ALL F1 | 95% interval | replicates with "
-                  "distilled ≤ control |", "|---|---|---:|---:|---|---:|"]
-        lines += [f"| {arch} | {split} | {p['units']} | {100 * p['diff']:+.1f} | [{100 * p['ci95'][0]:+.1f}, "
-                  f"{100 * p['ci95'][1]:+.1f}] | {100 * p['share_a_not_above_b']:.1f}% |" for arch, split, p in pairs]
+        lines += ["", "| arch | split | gold | documents | distilled − control, ALL F1 | 95% interval | replicates "
+                  "with distilled ≤ control |", "|---|---|---|---:|---:|---|---:|"]
+        lines += [f"| {arch} | {split} | {p.get('gold', '–')} | {p['units']} | {100 * p['diff']:+.1f} | "
+                  f"[{100 * p['ci95'][0]:+.1f}, {100 * p['ci95'][1]:+.1f}] | {100 * p['share_a_not_above_b']:.1f}% |"
+                  for arch, split, p in pairs]
         lines += ["", f"Paired bootstrap of the scored documents ({pairs[0][2]['replicates']} replicates, "
-                  "`kd eval --bootstrap`): the same draw for both models."]
+                  "`kd eval --bootstrap`): the same draw for both models. On pre-labels, F1 is agreement with the "
+                  "pre-labeler, not accuracy."]
     lines += ["", "Wall minutes are the run records' own: one torch thread per run on a shared machine, pauses included; "
               "Table 2 (`gonerd kd bench`) is the speed comparison.",
               "", "| arch | stage | steps | tokens | held-out MLM loss 512: start → end | 4,096: start → end | wall min |",

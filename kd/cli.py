@@ -68,13 +68,15 @@ def _distill(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from kd.config import portable_path
-    from kd.evaluate import evaluate_models, markdown_table
+    from kd.evaluate import evaluate_models, gold_notes, markdown_table
 
     results = evaluate_models(args.model, args.data, splits=args.split, unit=args.unit, max_length=args.max_length,
                               stride=args.stride, truncate=args.truncate, batch_size=args.batch_size,
                               names=args.name, torch_threads=args.torch_threads, progress=not args.quiet,
                               limit=args.limit, unit_counts=args.bootstrap > 0)
     table = markdown_table(results, teacher=args.teacher)
+    if notes := gold_notes(results):
+        table += "\n" + "\n".join(notes) + "\n"
     report = {"dataset": portable_path(args.data), "teacher": args.teacher, "models": results}
     if args.bootstrap > 0:
         from kd.bootstrap import bootstrap_report, bootstrap_table

@@ -7,7 +7,8 @@ together with the rest of its document.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -34,11 +35,16 @@ class NerExample:
 
 @dataclass
 class NerSplit:
-    """The examples of one split plus where they came from, for error messages and reports."""
+    """The examples of one split plus where they came from, for error messages and reports.
+
+    ``label_sources`` counts the rows per ``label_source`` value when the dataset has that column (a
+    GONERD build: ``human:…`` for hand labels, the pre-labeler's name otherwise); empty for CoNLL files.
+    """
 
     name: str
     source: str
     examples: list[NerExample]
+    label_sources: dict[str, int] = field(default_factory=dict)
 
 
 def validate_example(ex: NerExample, labels: Iterable[str], *, source: str, split: str, row: int) -> None:
@@ -168,7 +174,8 @@ def dataset_examples(path: str | Path, split: str, *, labels: Iterable[str], tok
         ex = NerExample(str(rec.get("id", f"{split}:{row}")), list(rec[tokens_field]), tags)
         validate_example(ex, labels, source=source, split=split, row=row)
         out.append(ex)
-    return NerSplit(split, source, out)
+    sources = Counter(map(str, ds["label_source"][:n])) if "label_source" in ds.features else Counter()
+    return NerSplit(split, source, out, dict(sorted(sources.items())))
 
 
 def load_split(source: str | Path, split: str, *, labels: Iterable[str], unit: str = "sentence",

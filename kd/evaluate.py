@@ -2,7 +2,9 @@
 splits or CoNLL files, and the Table-6-style report of several models.
 
 Metrics JSON (the ``NER metrics`` contract): ``{"models": [{"model", "dataset", "max_length",
-"stride", "n_truncated", "splits": {split: {PER|ORG|LOC|MISC|ALL: {precision, recall, f1, support}}}}]}``.
+"stride", "n_truncated", "splits": {split: {PER|ORG|LOC|MISC|ALL: {precision, recall, f1, support}}},
+"label_sources": {split: {label_source: rows}}}]}`` — ``label_sources`` only for splits of a dataset with a
+``label_source`` column, so a reader can tell hand-labelled gold from pre-labels.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gonerd.errors import InputError
+from gonerd.label.core import HUMAN_PREFIX
 from gonerd.label.evaluate import entity_scores as score
 from gonerd.schema import ENTITY_TYPES
 from kd.config import portable_path
 from kd.data import NerSplit, load_split
 from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
 
-__all__ = ["evaluate_models", "evaluate_split", "markdown_table", "resolve_splits", "score"]
+__all__ = ["evaluate_models", "evaluate_split", "gold_notes", "markdown_table", "resolve_splits", "score"]
 
 
 def evaluate_split(loaded: LoadedModel, split: NerSplit, *, max_length: int, stride: int, truncate: bool = False,
@@ -67,6 +70,24 @@ def markdown_table(results: Sequence[dict[str, Any]], *, teacher: str | None = N
     return "\n".join(lines) + "\n"
 
 
+def gold_notes(results: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown lines naming each split whose gold is not all hand labels (``label_source`` not ``human:…``):
+    its F1 measures agreement with the pre-labeler, not accuracy. Empty when every split is hand-labelled or
+    has no ``label_source`` column."""
+    sources: dict[str, dict[str, int]] = {}
+    for r in results:
+        for split, counts in r.get("label_sources", {}).items():
+            sources.setdefault(split, counts)
+    lines = []
+    for split, counts in sources.items():
+        machine = {src: n for src, n in counts.items() if not src.startswith(HUMAN_PREFIX)}
+        if machine:
+            named = ", ".join(f"`{src}` ({n} of {sum(counts.values())} rows)" for src, n in machine.items())
+            lines.append(f"Gold of `{split}` is machine pre-labels, {named}: its F1 is agreement with that "
+                         "labeler, not accuracy.")
+    return lines
+
+
 def resolve_splits(data: str, splits: Sequence[str] | None) -> list[tuple[str, str]]:
     """``(split name, source)`` pairs: ``NAME=FILE`` entries, files inside ``data`` or dataset splits."""
     out = []
@@ -107,6 +128,7 @@ def evaluate_models(models: Sequence[str], data: str, *, splits: Sequence[str] |
                              for name, src in resolve_splits(data, splits)}
         length = min(max_length, model_max_length(loaded))
         per_split, truncated, counts = {}, {}, {}
+        label_sources = {name: split.label_sources for name, split in loaded_splits.items() if split.label_sources}
         for name, split in loaded_splits.items():
             ev = evaluate_split(loaded, split, max_length=length, stride=min(stride, length // 2), truncate=truncate,
                                 batch_size=batch_size, progress=progress)
@@ -118,5 +140,6 @@ def evaluate_models(models: Sequence[str], data: str, *, splits: Sequence[str] |
                         else Path(path).parent.name, "path": portable_path(loaded.path), "dataset": portable_path(data),
                         "unit": unit, "max_length": length, "stride": min(stride, length // 2),
                         "n_truncated": sum(truncated.values()), "n_truncated_by_split": truncated,
-                        "splits": per_split, **({"unit_counts": counts} if unit_counts else {})})
+                        "splits": per_split, **({"label_sources": label_sources} if label_sources else {}),
+                        **({"unit_counts": counts} if unit_counts else {})})
     return results

@@ -115,7 +115,7 @@ def test_tables_are_assembled_from_records_with_retention_against_the_own_teache
     layout.scores("lsg", "conll").write_text(json.dumps(report))
     result = kd_ctd.collect(layout, "lsg")
     assert set(result["distilled_vs_control"]) == {"testb"}
-    assert "| lsg | testb | 231 | +1.8 | [-0.4, +4.1] | 5.2% |" in kd_ctd.markdown({"lsg": result})
+    assert "| lsg | testb | the file's tags | 231 | +1.8 | [-0.4, +4.1] | 5.2% |" in kd_ctd.markdown({"lsg": result})
     scores["lsg converted"] = {"testb": 0.88}
     layout.scores("lsg", "conll").write_text(json.dumps(_report(scores)))
     result = kd_ctd.collect(layout, "lsg")
@@ -200,3 +200,18 @@ def test_the_results_files_hold_the_tables_the_corpus_size_and_no_machine_path(t
     assert list(result["archs"]) == ["lsg"] and result["table"] == (layout.results / "kd_ctd.md").read_text()
     assert "| **lsg** teacher | 80.0 |" in result["table"]
     assert str(tmp_path) not in (layout.results / "kd_ctd.json").read_text()
+
+
+def test_the_distilled_minus_control_rows_say_whether_the_gold_is_hand_labels_or_pre_labels(tmp_path):
+    layout = kd_ctd.Layout(tmp_path / "runs", tmp_path / "records", tmp_path / "results", smoke=True)
+    layout.records.mkdir()
+    report = _report({"lsg student": {"test": 0.6, "validation": 0.5}, "lsg control": {"test": 0.5, "validation": 0.6}})
+    for m in report["models"]:
+        m["label_sources"] = {"test": {"human:gold": 6}, "validation": {"spacy:en_core_web_sm@3.8.0": 7}}
+    pair = {"a": "lsg student", "b": "lsg control", "diff": 0.1, "ci95": [0.0, 0.2], "share_a_not_above_b": 0.1}
+    report["bootstrap"] = {s: {"units": 6, "replicates": 1000, "pairs": [pair]} for s in ("test", "validation")}
+    layout.scores("lsg", "gonerd").write_text(json.dumps(report))
+    table = kd_ctd.markdown({"lsg": kd_ctd.collect(layout, "lsg")})
+    assert "| lsg | test | hand labels | 6 |" in table
+    assert "| lsg | validation | pre-labels | 6 |" in table
+    assert kd_ctd.gold_kind({"models": [{"label_sources": {"x": {"human:a": 1, "rules": 1}}}]}, "x") == "mixed"

@@ -104,13 +104,32 @@ def test_cli_eval_on_a_gonerd_style_dataset(tiny, tmp_path):
                             "domain": ["example.org"] * 2, "tokens": [d.tokens for d in docs],
                             "ner_tags": [[LABELS.index(t) for t in d.tags] for d in docs],
                             "label_source": ["human:test"] * 2}, features=feats)
-    DatasetDict({"test": ds}).save_to_disk(str(tmp_path / "gonerd"))
-    metrics = tmp_path / "m.json"
+    prelabelled = ds.map(lambda row, i: {"label_source": "spacy:en_core_web_sm" if i else "human:test"},
+                         with_indices=True)
+    DatasetDict({"test": ds, "validation": prelabelled}).save_to_disk(str(tmp_path / "gonerd"))
+    metrics, table = tmp_path / "m.json", tmp_path / "m.md"
     assert main(["kd", "eval", "--model", str(tiny / "run" / "best"), "--data", str(tmp_path / "gonerd"),
-                 "--max-length", "24", "--stride", "6", "--output", str(metrics), "--quiet"]) == 0
+                 "--split", "test", "--split", "validation", "--max-length", "24", "--stride", "6",
+                 "--output", str(metrics), "--markdown", str(table), "--quiet"]) == 0
     (model,) = json.loads(metrics.read_text())["models"]
     assert model["dataset"] == str(tmp_path / "gonerd") and model["splits"]["test"]["ALL"]["support"] == 20
     assert model["splits"]["test"]["ALL"]["f1"] > 0.5
+    assert model["label_sources"] == {"test": {"human:test": 2},
+                                      "validation": {"human:test": 1, "spacy:en_core_web_sm": 1}}
+    note = [line for line in table.read_text().splitlines() if line.startswith("Gold of")]
+    assert note == ["Gold of `validation` is machine pre-labels, `spacy:en_core_web_sm` (1 of 2 rows): its F1 is "
+                    "agreement with that labeler, not accuracy."]
+
+
+def test_a_conll_file_has_no_label_sources_and_no_gold_note():
+    from kd.data import load_split
+    from kd.evaluate import gold_notes
+
+    from gonerd.schema import LABELS
+
+    assert load_split(TRAIN, "train", labels=LABELS, unit="document").label_sources == {}
+    assert gold_notes([{"model": "m", "splits": {"testb": {}}}]) == []
+    assert gold_notes([{"model": "m", "label_sources": {"test": {"human:gold": 6}}}]) == []
 
 
 def test_cli_eval_writes_paths_relative_to_the_working_directory(tiny, tmp_path, monkeypatch):

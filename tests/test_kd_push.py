@@ -64,6 +64,17 @@ def test_card_yaml_and_body_come_from_the_records(model, metrics):
     assert f"| learning rate | {run['config']['learning_rate']} |" in text
     assert "Uncased" in text and "at most 64 sub-tokens" in text  # the tiny tokenizer lowercases; 64 positions
     assert GENERATED_MARK in text and "## Intended use" in text
+    assert "pre-labels" not in text  # a CoNLL file: no label_source to warn about
+
+
+def test_card_says_when_a_split_is_scored_against_pre_labels(model, metrics, tmp_path):
+    report = json.loads(metrics.read_text())
+    report["models"][0]["label_sources"] = {"kd_train.txt": {"spacy:en_core_web_sm@3.8.0": 2}}
+    prelabelled = tmp_path / "metrics.json"
+    prelabelled.write_text(json.dumps(report))
+    text = model_card(model, REPO, metrics_path=prelabelled)
+    assert ("Gold of `kd_train.txt` is machine pre-labels, `spacy:en_core_web_sm@3.8.0` (2 of 2 rows): its F1 is "
+            "agreement with that labeler, not accuracy.") in text
 
 
 def test_dry_run_writes_the_card_lists_files_and_sends_nothing(model, metrics, hub, capsys):
