@@ -51,7 +51,7 @@ from common import machine
 from steps import Stages, Step
 
 from gonerd.config import data_root
-from gonerd.label.core import HUMAN_PREFIX
+from kd.data import machine_labelled
 
 ARCHS = ("lsg", "longformer", "bigbird", "nystromformer")
 ROLES = ("teacher", "student", "control")
@@ -314,8 +314,8 @@ def gold_kind(report: dict[str, Any], split: str) -> str:
                   None)
     if not counts:
         return "the file's tags"
-    human = {src.startswith(HUMAN_PREFIX) for src in counts}
-    return "mixed" if len(human) == 2 else "hand labels" if human == {True} else "pre-labels"
+    machine = machine_labelled(counts)
+    return "pre-labels" if len(machine) == len(counts) else "mixed" if machine else "hand labels"
 
 
 def pair_bootstrap(reports: dict[str, dict[str, Any] | None], a: str, b: str) -> dict[str, dict[str, Any]]:

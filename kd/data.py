@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from gonerd.conll import iob2_errors, read_conll
 from gonerd.errors import InputError
+from gonerd.label.core import HUMAN_PREFIX
 
 UNITS = ("sentence", "document", "context")
 
@@ -45,6 +46,11 @@ class NerSplit:
     source: str
     examples: list[NerExample]
     label_sources: dict[str, int] = field(default_factory=dict)
+
+
+def machine_labelled(label_sources: dict[str, int]) -> dict[str, int]:
+    """The entries of ``label_sources`` (``label_source`` → rows) that are not hand labels (``human:…``)."""
+    return {src: n for src, n in label_sources.items() if not src.startswith(HUMAN_PREFIX)}
 
 
 def validate_example(ex: NerExample, labels: Iterable[str], *, source: str, split: str, row: int) -> None:

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gonerd.errors import InputError
-from gonerd.label.core import HUMAN_PREFIX
 from gonerd.label.evaluate import entity_scores as score
 from gonerd.schema import ENTITY_TYPES
 from kd.config import portable_path
-from kd.data import NerSplit, load_split
+from kd.data import NerSplit, load_split, machine_labelled
 from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
 
 __all__ = ["evaluate_models", "evaluate_split", "gold_notes", "markdown_table", "resolve_splits", "score"]
@@ -80,7 +79,7 @@ def gold_notes(results: Sequence[dict[str, Any]]) -> list[str]:
             sources.setdefault(split, counts)
     lines = []
     for split, counts in sources.items():
-        machine = {src: n for src, n in counts.items() if not src.startswith(HUMAN_PREFIX)}
+        machine = machine_labelled(counts)
         if machine:
             named = ", ".join(f"`{src}` ({n} of {sum(counts.values())} rows)" for src, n in machine.items())
             lines.append(f"Gold of `{split}` is machine pre-labels, {named}: its F1 is agreement with that "

@@ -22,7 +22,7 @@ from typing import Any
 from gonerd.errors import ConfigError
 from kd.checkpoint import drop_logs_after, load_checkpoint, save_checkpoint
 from kd.config import NerTrainConfig, portable_path
-from kd.data import NerExample, NerSplit, load_split
+from kd.data import NerExample, NerSplit, load_split, machine_labelled
 from kd.evaluate import evaluate_split
 from kd.losses import LossTerms
 from kd.model import LoadedModel, full_attention_note, load_model
@@ -119,7 +119,7 @@ class TrainRun:
     accelerator: Any
     loaded: LoadedModel
     dev: NerSplit
-    train_info: dict[str, int]
+    train_info: dict[str, Any]
     batches: LengthGroupedBatches
     model: Any
     optimizer: Any
@@ -225,8 +225,8 @@ def _setup(cfg: NerTrainConfig, objective: Objective) -> TrainRun:
 
 
 def _load_data(cfg: NerTrainConfig, loaded: LoadedModel, accelerator) -> tuple[list[dict[str, list[int]]], NerSplit,
-                                                                              dict[str, int]]:
-    """Training windows, the dev split and the counts the summary reports; notes printed once."""
+                                                                              dict[str, Any]]:
+    """Training windows, the dev split, and the counts and label sources the summary reports; notes printed once."""
     train = load_split(cfg.data.train, cfg.data.train_split, labels=cfg.labels, unit=cfg.data.unit,
                        limit=cfg.data.max_train_examples)
     dev = load_split(cfg.data.dev, cfg.data.dev_split, labels=cfg.labels, unit=cfg.data.unit,
@@ -240,8 +240,14 @@ def _load_data(cfg: NerTrainConfig, loaded: LoadedModel, accelerator) -> tuple[l
             accelerator.print(f"kd train-ner: note: {note}")
         accelerator.print(f"kd train-ner: {len(train.examples)} train examples -> {len(feats)} windows "
                           f"(n_truncated={n_truncated}); {len(dev.examples)} dev examples")
+        if machine := machine_labelled(dev.label_sources):
+            accelerator.print(f"kd train-ner: note: {sum(machine.values())} of {len(dev.examples)} dev examples are "
+                              f"machine pre-labels ({', '.join(machine)}): the best epoch is the one that agrees "
+                              "most with that labeler")
+    sources = {f"{name}_label_sources": split.label_sources for name, split in (("train", train), ("dev", dev))
+               if split.label_sources}
     return feats, dev, {"train_examples": len(train.examples), "train_windows": len(feats),
-                        "n_truncated_train": n_truncated}
+                        "n_truncated_train": n_truncated, **sources}
 
 
 def training_step(accelerator, model, optimizer, scheduler, objective: Objective, batch: dict[str, Any],

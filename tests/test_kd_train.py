@@ -281,3 +281,40 @@ def test_stop_after_checkpoints_and_a_second_run_finishes(tmp_path, capsys, cloc
     assert record["train"]["steps"] == 6 and record["train"]["train_seconds"] >= 1000.0
     logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all(r["elapsed_s"] >= 1000.0 for r in logged if r["step"] > 2)
+
+
+def test_a_gonerd_style_build_records_its_label_sources_and_warns_of_a_pre_labelled_dev_split(tmp_path, capsys):
+    """A GONERD build's train and validation splits are pre-labels: the run says so, records the sources,
+    and the model card names them as a limitation."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    from gonerd.cli import main
+    from gonerd.schema import LABELS
+    from kd.card import model_card
+    from kd.data import conll_examples
+
+    docs = conll_examples(TRAIN, unit="document").examples
+    feats = Features({"id": Value("string"), "tokens": Sequence(Value("string")),
+                      "ner_tags": Sequence(ClassLabel(names=list(LABELS))), "label_source": Value("string")})
+
+    def split(sources: list[str]) -> Dataset:
+        return Dataset.from_dict({"id": [d.id for d in docs], "tokens": [d.tokens for d in docs],
+                                  "ner_tags": [[LABELS.index(t) for t in d.tags] for d in docs],
+                                  "label_source": sources}, features=feats)
+
+    prelabels = "spacy:en_core_web_sm@3.8.0+rules:misc@3"
+    DatasetDict({"train": split([prelabels, "human:ana"]), "validation": split([prelabels] * 2)}).save_to_disk(
+        str(tmp_path / "build"))
+    model = build_model_dir(tmp_path / "init", conll_words(TRAIN), head=False)
+    assert main(["kd", "train-ner", "--model", str(model), "--output-dir", str(tmp_path / "run"),
+                 "--set", f"data.train={tmp_path / 'build'}", "--set", f"data.dev={tmp_path / 'build'}",
+                 "--set", "max_length=24", "--set", "stride=6", "--set", "torch_threads=1", "--epochs", "1",
+                 "--quiet"]) == 0
+    assert (f"kd train-ner: note: 2 of 2 dev examples are machine pre-labels ({prelabels}): the best epoch is the "
+            "one that agrees most with that labeler") in capsys.readouterr().out
+    train = json.loads((tmp_path / "run" / "run.json").read_text())["train"]
+    assert train["train_label_sources"] == {"human:ana": 1, prelabels: 1}
+    assert train["dev_label_sources"] == {prelabels: 2}
+    card = model_card(tmp_path / "run" / "best", "gonerd-team/tiny-ner")
+    assert (f"Trained on machine pre-labels for 1 of 2 documents (`{prelabels}`), not hand labels: it learns that "
+            "labeler's decisions, its mistakes included.") in card
