@@ -51,7 +51,7 @@ from common import machine
 from steps import Stages, Step
 
 from gonerd.config import data_root
-from kd.data import machine_labelled
+from gonerd.label.core import machine_labelled
 
 ARCHS = ("lsg", "longformer", "bigbird", "nystromformer")
 ROLES = ("teacher", "student", "control")
@@ -382,7 +382,7 @@ def markdown(archs: dict[str, dict[str, Any]]) -> str:
     if pairs:
         lines += ["", "| arch | split | gold | documents | distilled − control, ALL F1 | 95% interval | replicates "
                   "with distilled ≤ control |", "|---|---|---|---:|---:|---|---:|"]
-        lines += [f"| {arch} | {split} | {p.get('gold', '–')} | {p['units']} | {100 * p['diff']:+.1f} | "
+        lines += [f"| {arch} | {split} | {p['gold']} | {p['units']} | {100 * p['diff']:+.1f} | "
                   f"[{100 * p['ci95'][0]:+.1f}, {100 * p['ci95'][1]:+.1f}] | {100 * p['share_a_not_above_b']:.1f}% |"
                   for arch, split, p in pairs]
         lines += ["", f"Paired bootstrap of the scored documents ({pairs[0][2]['replicates']} replicates, "

@@ -14,7 +14,6 @@ from typing import Any, Iterable
 
 from gonerd.conll import iob2_errors, read_conll
 from gonerd.errors import InputError
-from gonerd.label.core import HUMAN_PREFIX
 
 UNITS = ("sentence", "document", "context")
 
@@ -46,11 +45,6 @@ class NerSplit:
     source: str
     examples: list[NerExample]
     label_sources: dict[str, int] = field(default_factory=dict)
-
-
-def machine_labelled(label_sources: dict[str, int]) -> dict[str, int]:
-    """The entries of ``label_sources`` (``label_source`` → rows) that are not hand labels (``human:…``)."""
-    return {src: n for src, n in label_sources.items() if not src.startswith(HUMAN_PREFIX)}
 
 
 def validate_example(ex: NerExample, labels: Iterable[str], *, source: str, split: str, row: int) -> None:
@@ -165,6 +159,8 @@ def dataset_examples(path: str | Path, split: str, *, labels: Iterable[str], tok
     names = _tag_names(ds.features[tags_field])
     labels = tuple(labels)
     out: list[NerExample] = []
+    sources: Counter[str] = Counter()
+    has_sources = "label_source" in ds.features
     n = len(ds) if limit is None else min(limit, len(ds))
     for row in range(n):
         rec = ds[row]
@@ -180,7 +176,8 @@ def dataset_examples(path: str | Path, split: str, *, labels: Iterable[str], tok
         ex = NerExample(str(rec.get("id", f"{split}:{row}")), list(rec[tokens_field]), tags)
         validate_example(ex, labels, source=source, split=split, row=row)
         out.append(ex)
-    sources = Counter(map(str, ds["label_source"][:n])) if "label_source" in ds.features else Counter()
+        if has_sources:
+            sources[str(rec["label_source"])] += 1
     return NerSplit(split, source, out, dict(sorted(sources.items())))
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gonerd.errors import InputError
+from gonerd.label.core import machine_labelled
 from gonerd.label.evaluate import entity_scores as score
 from gonerd.schema import ENTITY_TYPES
 from kd.config import portable_path
-from kd.data import NerSplit, load_split, machine_labelled
+from kd.data import NerSplit, load_split
 from kd.model import LoadedModel, load_model, model_max_length, tag_sequences
 
 __all__ = ["evaluate_models", "evaluate_split", "gold_notes", "markdown_table", "resolve_splits", "score"]

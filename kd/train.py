@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from gonerd.errors import ConfigError
+from gonerd.label.core import machine_labelled
 from kd.checkpoint import drop_logs_after, load_checkpoint, save_checkpoint
 from kd.config import NerTrainConfig, portable_path
-from kd.data import NerExample, NerSplit, load_split, machine_labelled
+from kd.data import NerExample, NerSplit, load_split
 from kd.evaluate import evaluate_split
 from kd.losses import LossTerms
 from kd.model import LoadedModel, full_attention_note, load_model

@@ -210,3 +210,11 @@ def test_the_label_layer_takes_a_model_labeler_only_when_handed_one() -> None:
         build_labelers(nlp, config)
     gazetteer = Gazetteer({"Coney"})
     assert build_labelers(nlp, config, gazetteer)[-1] is gazetteer
+
+
+def test_machine_labelled_keeps_the_sources_that_are_not_hand_labels():
+    from gonerd.label.core import machine_labelled
+
+    counts = {"human:ana": 2, "spacy:en_core_web_sm@3.8.0": 5, "rules:misc@3": 1}
+    assert machine_labelled(counts) == {"spacy:en_core_web_sm@3.8.0": 5, "rules:misc@3": 1}
+    assert machine_labelled({"human:gold": 6}) == {}

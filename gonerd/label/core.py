@@ -31,6 +31,11 @@ def is_human(record: dict[str, Any]) -> bool:
     return str(record.get("label_source") or "").startswith(HUMAN_PREFIX)
 
 
+def machine_labelled(label_sources: dict[str, int]) -> dict[str, int]:
+    """The entries of ``label_sources`` (``label_source`` → rows) that are not hand labels (``human:…``)."""
+    return {src: n for src, n in label_sources.items() if not src.startswith(HUMAN_PREFIX)}
+
+
 def build_labelers(nlp: spacy.language.Language, config: LabelConfig, ner: Labeler | None = None) -> list[Labeler]:
     """The labelers of ``config`` in priority order: MISC rules (if on) first, then the NER.
 
