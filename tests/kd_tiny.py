@@ -141,3 +141,20 @@ def build_lsg_dir(path: Path, words: list[str], *, sparsity_type: str = "pooling
     bert = build_model_dir(path.parent / f"{path.name}-bert", words, seed=seed)
     return convert_bert_to_lsg(bert, path, max_length=128, block_size=4, sparse_block_size=2, sparsity_factor=2,
                                sparsity_type=sparsity_type)
+
+
+def gonerd_style_split(conll: Path, label_sources: list[str]):
+    """The documents of a CoNLL file as a split of a GONERD build (the build's columns and ClassLabel tags),
+    row ``i`` labelled by ``label_sources[i]``."""
+    from datasets import ClassLabel, Dataset, Features, Sequence, Value
+
+    from kd.data import conll_examples
+
+    docs = conll_examples(conll, unit="document").examples
+    feats = Features({"id": Value("string"), "url": Value("string"), "domain": Value("string"),
+                      "tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=list(LABELS))),
+                      "label_source": Value("string")})
+    return Dataset.from_dict({"id": [d.id for d in docs], "url": [f"https://example.org/{d.id}" for d in docs],
+                              "domain": ["example.org"] * len(docs), "tokens": [d.tokens for d in docs],
+                              "ner_tags": [[LABELS.index(t) for t in d.tags] for d in docs],
+                              "label_source": label_sources}, features=feats)

@@ -10,7 +10,7 @@ import pytest
 
 from gonerd.cli import main
 from kd.evaluate import markdown_table, score
-from kd_tiny import train_tiny
+from kd_tiny import gonerd_style_split, train_tiny
 
 DATA = Path(__file__).parent / "data"
 TRAIN = DATA / "kd_train.txt"
@@ -91,22 +91,11 @@ def test_cli_eval_bad_label_exits_2_naming_file_and_row(tiny, capsys):
 
 
 def test_cli_eval_on_a_gonerd_style_dataset(tiny, tmp_path):
-    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+    from datasets import DatasetDict
 
-    from gonerd.schema import LABELS
-    from kd.data import conll_examples
-
-    docs = conll_examples(TRAIN, unit="document").examples
-    feats = Features({"id": Value("string"), "url": Value("string"), "domain": Value("string"),
-                      "tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=list(LABELS))),
-                      "label_source": Value("string")})
-    ds = Dataset.from_dict({"id": [d.id for d in docs], "url": ["https://example.org/a", "https://example.org/b"],
-                            "domain": ["example.org"] * 2, "tokens": [d.tokens for d in docs],
-                            "ner_tags": [[LABELS.index(t) for t in d.tags] for d in docs],
-                            "label_source": ["human:test"] * 2}, features=feats)
-    prelabelled = ds.map(lambda row, i: {"label_source": "spacy:en_core_web_sm" if i else "human:test"},
-                         with_indices=True)
-    DatasetDict({"test": ds, "validation": prelabelled}).save_to_disk(str(tmp_path / "gonerd"))
+    DatasetDict({"test": gonerd_style_split(TRAIN, ["human:test"] * 2),
+                 "validation": gonerd_style_split(TRAIN, ["human:test", "spacy:en_core_web_sm"])}).save_to_disk(
+        str(tmp_path / "gonerd"))
     metrics, table = tmp_path / "m.json", tmp_path / "m.md"
     assert main(["kd", "eval", "--model", str(tiny / "run" / "best"), "--data", str(tmp_path / "gonerd"),
                  "--split", "test", "--split", "validation", "--max-length", "24", "--stride", "6",

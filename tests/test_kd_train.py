@@ -12,7 +12,7 @@ from kd.data import conll_examples
 from kd.model import load_model
 from kd.evaluate import evaluate_split
 from kd.train import LengthGroupedBatches, window_features
-from kd_tiny import build_model_dir, conll_words, train_tiny
+from kd_tiny import build_model_dir, conll_words, gonerd_style_split, train_tiny
 
 DATA = Path(__file__).parent / "data"
 TRAIN = DATA / "kd_train.txt"
@@ -286,25 +286,14 @@ def test_stop_after_checkpoints_and_a_second_run_finishes(tmp_path, capsys, cloc
 def test_a_gonerd_style_build_records_its_label_sources_and_warns_of_a_pre_labelled_dev_split(tmp_path, capsys):
     """A GONERD build's train and validation splits are pre-labels: the run says so, records the sources,
     and the model card names them as a limitation."""
-    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+    from datasets import DatasetDict
 
     from gonerd.cli import main
-    from gonerd.schema import LABELS
     from kd.card import model_card
-    from kd.data import conll_examples
-
-    docs = conll_examples(TRAIN, unit="document").examples
-    feats = Features({"id": Value("string"), "tokens": Sequence(Value("string")),
-                      "ner_tags": Sequence(ClassLabel(names=list(LABELS))), "label_source": Value("string")})
-
-    def split(sources: list[str]) -> Dataset:
-        return Dataset.from_dict({"id": [d.id for d in docs], "tokens": [d.tokens for d in docs],
-                                  "ner_tags": [[LABELS.index(t) for t in d.tags] for d in docs],
-                                  "label_source": sources}, features=feats)
 
     prelabels = "spacy:en_core_web_sm@3.8.0+rules:misc@3"
-    DatasetDict({"train": split([prelabels, "human:ana"]), "validation": split([prelabels] * 2)}).save_to_disk(
-        str(tmp_path / "build"))
+    DatasetDict({"train": gonerd_style_split(TRAIN, [prelabels, "human:ana"]),
+                 "validation": gonerd_style_split(TRAIN, [prelabels] * 2)}).save_to_disk(str(tmp_path / "build"))
     model = build_model_dir(tmp_path / "init", conll_words(TRAIN), head=False)
     assert main(["kd", "train-ner", "--model", str(model), "--output-dir", str(tmp_path / "run"),
                  "--set", f"data.train={tmp_path / 'build'}", "--set", f"data.dev={tmp_path / 'build'}",
